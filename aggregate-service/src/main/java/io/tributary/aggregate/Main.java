@@ -1,0 +1,37 @@
+package io.tributary.aggregate;
+
+import io.tributary.common.ServiceContext;
+import io.tributary.common.health.Dependency;
+import io.tributary.common.http.HttpServerVerticle;
+import io.tributary.common.launch.ServiceLauncher;
+import io.tributary.common.pipeline.BusRef;
+import io.tributary.common.pipeline.Pipeline;
+import io.vertx.core.Deployable;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/** The aggregate stage: exactly-once windowed aggregations with their state in Redis. */
+public final class Main {
+
+  public static final ServiceLauncher.Stage STAGE = new ServiceLauncher.Stage("aggregate", Main::dependencies, Main::verticles);
+
+  private Main() {
+  }
+
+  public static void main(String[] args) {
+    ServiceLauncher.main(STAGE, args);
+  }
+
+  static Set<Dependency> dependencies(Pipeline pipeline) {
+    Set<Dependency> needs = EnumSet.of(Dependency.KAFKA, Dependency.REDIS);
+    if (pipeline.buses().enriched().kind() == BusRef.Kind.RABBITMQ || pipeline.buses().updates().kind() == BusRef.Kind.RABBITMQ) {
+      needs.add(Dependency.RABBITMQ);
+    }
+    return needs;
+  }
+
+  static List<Deployable> verticles(ServiceContext service) {
+    return List.of(new HttpServerVerticle(service, (router, base) -> { }));
+  }
+}

@@ -1,0 +1,33 @@
+package io.tributary.common.cluster;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import io.tributary.common.config.ServiceConfig;
+import io.vertx.spi.cluster.hazelcast.ConfigUtil;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+
+/** Hazelcast for the control cluster: TCP-IP join on the configured members, or Kubernetes discovery. */
+public final class ClusterSetup {
+
+  private ClusterSetup() {
+  }
+
+  public static HazelcastClusterManager clusterManager(ServiceConfig config, String pipeline) {
+    Config hazelcast = ConfigUtil.loadConfig();
+    hazelcast.setClusterName("tributary-" + pipeline);
+    hazelcast.setProperty("hazelcast.shutdownhook.enabled", "false");
+    hazelcast.setProperty("hazelcast.logging.type", "slf4j");
+    hazelcast.setProperty("hazelcast.phone.home.enabled", "false");
+    hazelcast.getNetworkConfig().setPort(config.getInt("cluster.port")).setPortAutoIncrement(true);
+    JoinConfig join = hazelcast.getNetworkConfig().getJoin();
+    join.getMulticastConfig().setEnabled(false);
+    join.getAutoDetectionConfig().setEnabled(false);
+    if (config.getBoolean("cluster.kubernetes")) {
+      join.getKubernetesConfig().setEnabled(true);
+    } else {
+      hazelcast.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(config.get("cluster.host"));
+      join.getTcpIpConfig().setEnabled(true).setMembers(config.getList("cluster.members"));
+    }
+    return new HazelcastClusterManager(hazelcast);
+  }
+}

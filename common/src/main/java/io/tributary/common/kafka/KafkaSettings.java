@@ -1,0 +1,61 @@
+package io.tributary.common.kafka;
+
+import io.tributary.common.config.ServiceConfig;
+import java.util.HashMap;
+import java.util.Map;
+
+/** Kafka client properties derived from a service's configuration. */
+public final class KafkaSettings {
+
+  private KafkaSettings() {
+  }
+
+  public static Map<String, String> admin(ServiceConfig config, String clientId) {
+    Map<String, String> p = new HashMap<>();
+    p.put("bootstrap.servers", config.get("kafka.bootstrapServers"));
+    p.put("client.id", clientId);
+    p.put("request.timeout.ms", config.get("kafka.requestTimeoutMs"));
+    p.put("default.api.timeout.ms", String.valueOf(config.getInt("kafka.requestTimeoutMs") * 2));
+    p.put("reconnect.backoff.max.ms", "2000");
+    return p;
+  }
+
+  /** An idempotent producer that only reports success once every in-sync replica has the record. */
+  public static Map<String, String> producer(ServiceConfig config, String clientId) {
+    Map<String, String> p = new HashMap<>();
+    p.put("bootstrap.servers", config.get("kafka.bootstrapServers"));
+    p.put("client.id", clientId);
+    p.put("acks", "all");
+    p.put("enable.idempotence", "true");
+    p.put("max.in.flight.requests.per.connection", "5");
+    p.put("linger.ms", config.get("kafka.lingerMs"));
+    p.put("batch.size", config.get("kafka.batchSizeBytes"));
+    p.put("compression.type", config.get("kafka.compression"));
+    p.put("request.timeout.ms", config.get("kafka.requestTimeoutMs"));
+    p.put("delivery.timeout.ms", config.get("kafka.deliveryTimeoutMs"));
+    p.put("max.block.ms", config.get("kafka.requestTimeoutMs"));
+    p.put("reconnect.backoff.max.ms", "2000");
+    p.put("key.serializer", "org.apache.kafka.common.serialization.StringSerializer");
+    p.put("value.serializer", "io.vertx.kafka.client.serialization.BufferSerializer");
+    return p;
+  }
+
+  /** A consumer whose offsets the stage commits itself, reading only committed transactional data. */
+  public static Map<String, String> consumer(ServiceConfig config, String clientId, String group) {
+    Map<String, String> p = new HashMap<>();
+    p.put("bootstrap.servers", config.get("kafka.bootstrapServers"));
+    p.put("client.id", clientId);
+    p.put("group.id", group);
+    p.put("enable.auto.commit", "false");
+    p.put("auto.offset.reset", "earliest");
+    p.put("isolation.level", "read_committed");
+    p.put("max.poll.records", config.get("kafka.maxPollRecords"));
+    p.put("request.timeout.ms", config.get("kafka.requestTimeoutMs"));
+    p.put("default.api.timeout.ms", String.valueOf(config.getInt("kafka.requestTimeoutMs") * 2));
+    p.put("reconnect.backoff.max.ms", "2000");
+    p.put("partition.assignment.strategy", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
+    p.put("key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
+    p.put("value.deserializer", "io.vertx.kafka.client.serialization.BufferDeserializer");
+    return p;
+  }
+}

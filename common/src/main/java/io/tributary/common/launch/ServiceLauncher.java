@@ -1,0 +1,164 @@
+package io.tributary.common.launch;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tributary.common.ServiceContext;
+import io.tributary.common.StageControl;
+import io.tributary.common.StageMetrics;
+import io.tributary.common.cluster.ClusterNode;
+import io.tributary.common.cluster.ClusterSetup;
+import io.tributary.common.config.ServiceConfig;
+import io.tributary.common.health.Dependency;
+import io.tributary.common.health.DependencyChecksVerticle;
+import io.tributary.common.health.Readiness;
+import io.tributary.common.pipeline.Pipeline;
+import io.tributary.common.pipeline.PipelineException;
+import io.tributary.common.pipeline.PipelineParser;
+import io.vertx.core.Deployable;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts one stage: reads its config and the pipeline file, builds Vert.x with Prometheus metrics
+ * (and the control cluster when enabled), deploys the dependency checks and the stage's verticles,
+ * and on SIGTERM undeploys them in reverse so intake stops first and in-flight work is committed.
+ */
+public final class ServiceLauncher {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ServiceLauncher.class);
+
+  /** What a service contributes: its stage name, the servers it needs, and its verticles. */
+  public record Stage(String name, Function<Pipeline, Set<Dependency>> dependencies,
+                      Function<ServiceContext, List<Deployable>> verticles) {
+  }
+
+  /** A started service, for tests and for the shutdown hook. */
+  public record Running(Vertx vertx, ServiceContext context) {
+    public Future<Void> close() {
+      long grace = context.config().getLong("shutdown.graceSeconds");
+      return vertx.close().timeout(grace, TimeUnit.SECONDS);
+    }
+  }
+
+  private ServiceLauncher() {
+  }
+
+  /** The entry point of each service's Main. Exits 2 on a bad config or pipeline file, 1 if it cannot start. */
+  public static void main(Stage stage, String[] args) {
+    System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
+    Arguments arguments;
+    ServiceConfig config;
+    Pipeline pipeline;
+    try {
+      arguments = Arguments.parse(args, System::getenv);
+      config = ServiceConfig.load(stage.name(), arguments.config());
+      pipeline = PipelineParser.parse(arguments.pipeline());
+    } catch (PipelineException | ServiceConfig.ConfigException | IllegalArgumentException e) {
+      System.err.println("tributary " + stage.name() + "-service: " + e.getMessage());
+      LOG.error("cannot start {}: {}", stage.name(), e.getMessage().replace("\n", " "));
+      System.exit(2);
+      return;
+    }
+    start(stage, config, pipeline)
+        .onSuccess(running -> Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(running), "tributary-shutdown")))
+        .onFailure(e -> {
+          LOG.error("{} service failed to start", stage.name(), e);
+          System.exit(1);
+        });
+  }
+
+  public static Future<Running> start(Stage stage, ServiceConfig config, Pipeline pipeline) {
+    String instanceId = config.get("instance.id").isBlank() ? defaultInstanceId(stage.name()) : config.get("instance.id");
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    VertxOptions options = new VertxOptions()
+        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true));
+    VertxBuilder builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry));
+    boolean clustered = config.getBoolean("cluster.enabled");
+    ClusterManager clusterManager = null;
+    Future<Vertx> vertxFuture;
+    if (clustered) {
+      String host = config.get("cluster.host");
+      options.setEventBusOptions(new EventBusOptions().setHost(host).setClusterPublicHost(host));
+      clusterManager = ClusterSetup.clusterManager(config, pipeline.name());
+      vertxFuture = builder.with(options).withClusterManager(clusterManager).buildClustered();
+    } else {
+      vertxFuture = Future.succeededFuture(builder.with(options).build());
+    }
+    ClusterManager manager = clusterManager;
+    LOG.info("starting {} service {} for pipeline '{}' with {}", stage.name(), instanceId, pipeline.name(), config.describe());
+    return vertxFuture.compose(vertx -> {
+      StageControl control = new StageControl();
+      JsonObject identity = new JsonObject()
+          .put("stage", stage.name())
+          .put("pipeline", pipeline.name())
+          .put("instance", instanceId)
+          .put("version", ServiceContext.VERSION);
+      ClusterNode node = new ClusterNode(vertx, manager, instanceId, stage.name(), pipeline.name(), control, identity::copy);
+      ServiceContext context = new ServiceContext(stage.name(), instanceId, config, pipeline, registry,
+          new StageMetrics(registry, stage.name(), pipeline.name()), new Readiness(), control, node);
+      Future<?> deployed = node.start()
+          .compose(v -> vertx.deployVerticle(new DependencyChecksVerticle(context, stage.dependencies().apply(pipeline))));
+      for (Deployable verticle : stage.verticles().apply(context)) {
+        deployed = deployed.compose(id -> vertx.deployVerticle(verticle));
+      }
+      return deployed
+          .map(done -> new Running(vertx, context))
+          .onSuccess(r -> LOG.info("{} service ready to serve on port {}", stage.name(), config.get("http.port")))
+          .recover(e -> vertx.close().transform(closed -> Future.failedFuture(e)));
+    });
+  }
+
+  private static void shutdown(Running running) {
+    LOG.info("SIGTERM: stopping {} service", running.context().stage());
+    try {
+      running.close().toCompletionStage().toCompletableFuture().get();
+      LOG.info("{} service stopped cleanly", running.context().stage());
+    } catch (Exception e) {
+      LOG.warn("{} service did not stop cleanly: {}", running.context().stage(), e.getMessage());
+    }
+  }
+
+  private static String defaultInstanceId(String stage) {
+    String host = System.getenv().getOrDefault("HOSTNAME", "local");
+    return stage + "-" + host + "-" + ManagementFactory.getRuntimeMXBean().getPid();
+  }
+
+  /** {@code --config FILE --pipeline FILE}, or TRIBUTARY_CONFIG / TRIBUTARY_PIPELINE. */
+  record Arguments(Path config, Path pipeline) {
+    static Arguments parse(String[] args, Function<String, String> env) {
+      String config = env.apply("TRIBUTARY_CONFIG");
+      String pipeline = env.apply("TRIBUTARY_PIPELINE");
+      for (int i = 0; i < args.length; i++) {
+        String arg = args[i];
+        if ((arg.equals("--config") || arg.equals("--pipeline")) && i + 1 < args.length) {
+          if (arg.equals("--config")) {
+            config = args[++i];
+          } else {
+            pipeline = args[++i];
+          }
+        } else {
+          throw new IllegalArgumentException("unknown argument '" + arg + "'; usage: --config FILE --pipeline FILE");
+        }
+      }
+      if (pipeline == null || pipeline.isBlank()) {
+        throw new IllegalArgumentException("no pipeline file: pass --pipeline FILE or set TRIBUTARY_PIPELINE");
+      }
+      return new Arguments(config == null || config.isBlank() ? null : Path.of(config), Path.of(pipeline));
+    }
+  }
+}

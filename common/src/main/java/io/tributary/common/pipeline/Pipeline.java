@@ -1,0 +1,36 @@
+package io.tributary.common.pipeline;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A parsed pipeline file: the schema every event must satisfy, the look-ups that enrich it, the
+ * aggregations kept over it and the buses that chain the stages. Immutable and free of I/O.
+ */
+public record Pipeline(
+    String name,
+    Schema schema,
+    List<Lookup> lookups,
+    List<Aggregation> aggregations,
+    Buses buses,
+    List<BusRef> sources) {
+
+  public Pipeline {
+    lookups = List.copyOf(lookups);
+    aggregations = List.copyOf(aggregations);
+    sources = List.copyOf(sources);
+  }
+
+  public Optional<Lookup> lookup(String lookupName) {
+    return lookups.stream().filter(l -> l.name().equals(lookupName)).findFirst();
+  }
+
+  public Optional<Aggregation> aggregation(String aggregationName) {
+    return aggregations.stream().filter(a -> a.name().equals(aggregationName)).findFirst();
+  }
+
+  /** The Kafka consumer group of a stage: one group per pipeline and stage. */
+  public String consumerGroup(String stage) {
+    return "tributary." + name + "." + stage;
+  }
+}

@@ -1,0 +1,204 @@
+package io.tributary.common.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class PipelineParserTest {
+
+  private static final String DEMO = Path.of("..", "examples", "payments.yaml").toString();
+
+  @Test
+  void demoPipelineParsesWithEveryPartOfTheGrammar() {
+    Pipeline p = PipelineParser.parse(Path.of(DEMO));
+    assertThat(p.name()).isEqualTo("payments");
+    assertThat(p.schema().idField()).isEqualTo("txn_id");
+    assertThat(p.schema().keyField()).isEqualTo("card_id");
+    assertThat(p.schema().timeField()).isEqualTo("ts");
+    assertThat(p.schema().field("amount").type()).isEqualTo(FieldType.NUMBER);
+    assertThat(p.schema().field("currency").required()).isFalse();
+    assertThat(p.schema().field("txn_id").required()).isTrue();
+    assertThat(p.schema().field("ts").type()).isEqualTo(FieldType.TIMESTAMP);
+
+    Lookup merchant = p.lookup("merchant").orElseThrow();
+    assertThat(merchant.kind()).isEqualTo(Lookup.Kind.RECORD);
+    assertThat(merchant.store()).isEqualTo(Lookup.Store.REDIS);
+    assertThat(merchant.by()).isEqualTo("merchant_id");
+    assertThat(merchant.fields()).containsExactly("name", "category", "country", "risk");
+    assertThat(merchant.onMissing()).isEqualTo(Lookup.OnMissing.PASS);
+    Lookup blocked = p.lookup("blocked_cards").orElseThrow();
+    assertThat(blocked.kind()).isEqualTo(Lookup.Kind.SET);
+    assertThat(blocked.action()).isEqualTo(Lookup.SetAction.DROP);
+
+    Aggregation byCard = p.aggregation("spend_by_card").orElseThrow();
+    assertThat(byCard.groupBy()).containsExactly("card_id");
+    assertThat(byCard.window()).isEqualTo(WindowSpec.tumbling(Duration.ofHours(1)));
+    assertThat(byCard.retention()).isEqualTo(Duration.ofDays(7));
+    assertThat(byCard.allowedLateness()).isZero();
+    assertThat(byCard.measures().values()).extracting(Measure::toString)
+        .containsExactly("count()", "sum(amount)", "max(amount)", "distinct(merchant_id)");
+
+    Aggregation byCategory = p.aggregation("spend_by_category").orElseThrow();
+    assertThat(byCategory.groupBy()).containsExactly("merchant.category");
+    assertThat(byCategory.window()).isEqualTo(WindowSpec.hopping(Duration.ofMinutes(5), Duration.ofMinutes(1)));
+    assertThat(byCategory.allowedLateness()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(byCategory.measures().get("mean").function()).isEqualTo(Measure.Function.AVG);
+
+    assertThat(p.buses().ingested()).isEqualTo(new BusRef(BusRef.Kind.KAFKA, "events.ingested"));
+    assertThat(p.buses().deadLetter().target()).isEqualTo("events.dlq");
+    assertThat(p.sources()).isEmpty();
+  }
+
+  @Test
+  void unknownMeasureIsNamedWithItsLine() {
+    String yaml = valid().replace("total: sum(amount)", "total: median(amount)");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .isInstanceOf(PipelineException.class)
+        .hasMessageContaining("bad.yaml")
+        .hasMessageContaining("line 22: aggregations.by_card.measures.total: unknown measure 'median'");
+  }
+
+  @Test
+  void groupByAnUnknownLookupIsRejected() {
+    String yaml = valid().replace("groupBy: [card_id]", "groupBy: [shop.category]");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("line 18: aggregations.by_card.groupBy: 'shop.category' is neither a schema field nor a field of a look-up (no look-up named 'shop')");
+  }
+
+  @Test
+  void groupByAFieldTheLookupDoesNotAddIsRejected() {
+    String yaml = valid().replace("groupBy: [card_id]", "groupBy: [merchant.owner]");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("look-up 'merchant' does not add a field 'owner'; it adds [name, category]");
+  }
+
+  @Test
+  void windowWithoutSizeIsRejected() {
+    String yaml = valid().replace("window: {tumbling: 1h}", "window: {every: 1m}");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("line 19: aggregations.by_card.window: needs a size");
+  }
+
+  @Test
+  void durationThatDoesNotParseIsRejected() {
+    String yaml = valid().replace("retention: 7d", "retention: 7 days");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("line 20: aggregations.by_card.retention: '7 days' is not a duration");
+  }
+
+  @Test
+  void missingSchemaIdIsRejected() {
+    String yaml = valid().replace("  id: txn_id\n", "");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("line 3: schema.id: is missing");
+  }
+
+  @Test
+  void everyProblemIsReportedAtOnce() {
+    String yaml = valid().replace("total: sum(amount)", "total: median(amount)").replace("retention: 7d", "retention: soon")
+        .replace("onMissing: pass", "onMissing: ignore");
+    PipelineException e = org.junit.jupiter.api.Assertions.assertThrows(PipelineException.class,
+        () -> PipelineParser.parse(yaml, "bad.yaml"));
+    assertThat(e.problems()).hasSize(3);
+    assertThat(e.problems().get(0)).contains("lookups.merchant.onMissing: unknown value 'ignore'; expected one of pass, drop, dlq");
+  }
+
+  @Test
+  void typoInAKeyIsRejected() {
+    String yaml = valid().replace("groupBy: [card_id]", "groupBy: [card_id]\n    windw: {tumbling: 1h}");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("aggregations.by_card.windw: unknown key");
+  }
+
+  @Test
+  void sumOfAStringFieldIsRejected() {
+    String yaml = valid().replace("total: sum(amount)", "total: sum(merchant_id)");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("'merchant_id' is a string field; this measure needs a number or integer field");
+  }
+
+  @Test
+  void hoppingWindowLongerStepThanSizeIsRejected() {
+    String yaml = valid().replace("window: {tumbling: 1h}", "window: {hopping: 1m, every: 5m}");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("aggregations.by_card.window.every: (5m) is longer than the window (1m)");
+  }
+
+  @Test
+  void retentionShorterThanWindowIsRejected() {
+    String yaml = valid().replace("retention: 7d", "retention: 30m");
+    assertThatThrownBy(() -> PipelineParser.parse(yaml, "bad.yaml"))
+        .hasMessageContaining("is shorter than the window size plus allowedLateness (1h)");
+  }
+
+  @Test
+  void unknownBusAndFieldTypeAreRejected() {
+    String yaml = valid().replace("amount: number", "amount: decimal") + "buses:\n  enriched: nats:x\n";
+    PipelineException e = org.junit.jupiter.api.Assertions.assertThrows(PipelineException.class,
+        () -> PipelineParser.parse(yaml, "bad.yaml"));
+    assertThat(String.join("\n", e.problems()))
+        .contains("schema.fields.amount: unknown type 'decimal'")
+        .contains("buses.enriched: unknown bus 'nats'");
+  }
+
+  @Test
+  void flagLookupAddsABooleanFieldUsableInGroupBy() {
+    String yaml = valid().replace("action: drop", "action: flag").replace("groupBy: [card_id]", "groupBy: [blocked]");
+    Pipeline p = PipelineParser.parse(yaml, "ok.yaml");
+    assertThat(p.aggregations().get(0).groupBy()).isEqualTo(List.of("blocked"));
+  }
+
+  @Test
+  void defaultsApplyWhenOptionalPartsAreAbsent() {
+    Pipeline p = PipelineParser.parse("""
+        pipeline: minimal
+        schema:
+          id: id
+          key: device
+          fields: {temperature: number}
+        """, "minimal.yaml");
+    assertThat(p.schema().timeField()).isNull();
+    assertThat(p.schema().field("device").required()).isTrue();
+    assertThat(p.lookups()).isEmpty();
+    assertThat(p.buses().enriched().toString()).isEqualTo("kafka:events.enriched");
+    assertThat(p.consumerGroup("enrich")).isEqualTo("tributary.minimal.enrich");
+  }
+
+  @Test
+  void notYamlIsReportedWithItsLine() {
+    assertThatThrownBy(() -> PipelineParser.parse("pipeline: x\nschema: [\n", "broken.yaml"))
+        .hasMessageContaining("not valid YAML");
+  }
+
+  static String valid() {
+    return """
+        pipeline: test
+        schema:
+          id: txn_id
+          key: card_id
+          time: ts
+          fields:
+            card_id: string
+            merchant_id: string
+            amount: number
+        lookups:
+          - name: merchant
+            by: merchant_id
+            fields: [name, category]
+            onMissing: pass
+          - {name: blocked, kind: set, by: card_id, action: drop}
+        aggregations:
+          - name: by_card
+            groupBy: [card_id]
+            window: {tumbling: 1h}
+            retention: 7d
+            measures:
+              total: sum(amount)
+              n: count()
+        """;
+  }
+}

@@ -1,0 +1,120 @@
+package io.tributary.devstack;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+
+/**
+ * The servers a test talks to: the devstack Kafka broker (one per test JVM, started on first use)
+ * and the local Redis, MariaDB and RabbitMQ. Each local server's address can be overridden with an
+ * environment variable; each accessor checks once that its server answers and fails at once, naming
+ * the server and the command that starts it, when it does not.
+ */
+public final class DevStack {
+
+  public static final String START_ALL = "sudo bash deploy/local/services.sh";
+
+  private static final DevStack INSTANCE = new DevStack();
+
+  private final Map<String, Boolean> checked = new ConcurrentHashMap<>();
+  private KafkaBroker broker;
+
+  private DevStack() {
+  }
+
+  public static DevStack get() {
+    return INSTANCE;
+  }
+
+  /** The shared broker, started on first call and stopped when the test JVM exits. */
+  public synchronized KafkaBroker kafka() {
+    if (broker == null) {
+      Path dir = createTempDir();
+      broker = KafkaBroker.create(dir, 0, false);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        broker.kill();
+        deleteRecursively(dir);
+      }, "devstack-kafka-stop"));
+    }
+    return broker.start();
+  }
+
+  public String kafkaBootstrapServers() {
+    return kafka().bootstrapServers();
+  }
+
+  /** Redis URI, {@code DEVSTACK_REDIS_URI} or redis://127.0.0.1:6379. */
+  public String redisUri() {
+    String uri = setting("DEVSTACK_REDIS_URI", "redis://127.0.0.1:6379");
+    requireReachable("Redis", uri, 6379,
+        "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 (or " + START_ALL + ")");
+    return uri;
+  }
+
+  /** JDBC URL of MariaDB (standing in for SingleStore), {@code DEVSTACK_JDBC_URL}. User root, empty password by default. */
+  public String jdbcUrl() {
+    String url = setting("DEVSTACK_JDBC_URL", "jdbc:mariadb://127.0.0.1:3306/test");
+    requireReachable("MariaDB", url.substring("jdbc:".length()), 3306,
+        "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd (or " + START_ALL + ")");
+    return url;
+  }
+
+  public String jdbcUser() {
+    return setting("DEVSTACK_JDBC_USER", "root");
+  }
+
+  public String jdbcPassword() {
+    return setting("DEVSTACK_JDBC_PASSWORD", "");
+  }
+
+  /** RabbitMQ URI, {@code DEVSTACK_RABBITMQ_URI} or amqp://guest:guest@127.0.0.1:5672. */
+  public String rabbitMqUri() {
+    String uri = setting("DEVSTACK_RABBITMQ_URI", "amqp://guest:guest@127.0.0.1:5672");
+    requireReachable("RabbitMQ", uri, 5672, "rabbitmq-server -detached (or " + START_ALL + ")");
+    return uri;
+  }
+
+  private void requireReachable(String server, String uri, int defaultPort, String startCommand) {
+    checked.computeIfAbsent(uri, key -> {
+      URI parsed = URI.create(uri);
+      String host = parsed.getHost() == null ? "127.0.0.1" : parsed.getHost();
+      int port = parsed.getPort() < 0 ? defaultPort : parsed.getPort();
+      try (Socket socket = new Socket()) {
+        socket.connect(new InetSocketAddress(host, port), 2000);
+        return Boolean.TRUE;
+      } catch (IOException e) {
+        throw new IllegalStateException(server + " is not reachable at " + host + ":" + port + " (" + e.getMessage()
+            + "). Start it with: " + startCommand);
+      }
+    });
+  }
+
+  static String setting(String name, String fallback) {
+    String value = System.getProperty(name, System.getenv(name));
+    return value == null || value.isBlank() ? fallback : value;
+  }
+
+  private static Path createTempDir() {
+    try {
+      return Files.createTempDirectory("devstack-kafka-");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static void deleteRecursively(Path dir) {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+    } catch (IOException ignored) {
+      // best effort at JVM exit
+    }
+  }
+}

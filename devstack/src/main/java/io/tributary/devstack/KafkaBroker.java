@@ -1,0 +1,225 @@
+package io.tributary.devstack;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A single-node KRaft Kafka broker (combined broker and controller) running in its own JVM, started
+ * from Apache Kafka's own jars. The broker keeps its ports and its log directory across
+ * {@link #stop()} and {@link #start()}, so a test can take Kafka away and bring the same cluster back.
+ */
+public final class KafkaBroker implements AutoCloseable {
+
+  private static final String CLASSPATH_RESOURCE = "broker.classpath";
+
+  private final Path dataDir;
+  private final int brokerPort;
+  private final int controllerPort;
+  private final boolean inheritOutput;
+  private Process process;
+
+  private KafkaBroker(Path dataDir, int brokerPort, int controllerPort, boolean inheritOutput) {
+    this.dataDir = dataDir;
+    this.brokerPort = brokerPort;
+    this.controllerPort = controllerPort;
+    this.inheritOutput = inheritOutput;
+  }
+
+  /** A broker on the given port (0 picks a free one) with its data under {@code dataDir}. */
+  public static KafkaBroker create(Path dataDir, int brokerPort, boolean inheritOutput) {
+    int port = brokerPort == 0 ? freePort() : brokerPort;
+    return new KafkaBroker(dataDir, port, freePort(), inheritOutput);
+  }
+
+  public String bootstrapServers() {
+    return "127.0.0.1:" + brokerPort;
+  }
+
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  public synchronized boolean isRunning() {
+    return process != null && process.isAlive();
+  }
+
+  /** Formats the log directory the first time, then starts the broker and waits until it listens. */
+  public synchronized KafkaBroker start() {
+    if (isRunning()) {
+      return this;
+    }
+    try {
+      Files.createDirectories(dataDir);
+      Path config = writeConfig();
+      if (!Files.exists(dataDir.resolve("logs").resolve("meta.properties"))) {
+        format(config);
+      }
+      process = launch(List.of("kafka.Kafka", config.toString()), dataDir.resolve("broker.out"));
+      awaitListening(Duration.ofSeconds(60));
+      return this;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Stops the broker the hard way (SIGKILL), as a crashed machine would. */
+  public synchronized void kill() {
+    if (process != null) {
+      process.destroyForcibly();
+      waitForExit();
+    }
+  }
+
+  /** Stops the broker cleanly (SIGTERM) and waits for it to exit. */
+  public synchronized void stop() {
+    if (process != null) {
+      process.destroy();
+      waitForExit();
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  private void waitForExit() {
+    try {
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    process = null;
+  }
+
+  private Path writeConfig() throws IOException {
+    Properties props = new Properties();
+    props.setProperty("process.roles", "broker,controller");
+    props.setProperty("node.id", "1");
+    props.setProperty("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+    props.setProperty("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+    props.setProperty("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+    props.setProperty("controller.listener.names", "CONTROLLER");
+    props.setProperty("inter.broker.listener.name", "PLAINTEXT");
+    props.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+    props.setProperty("log.dirs", dataDir.resolve("logs").toString());
+    props.setProperty("num.partitions", "8");
+    props.setProperty("default.replication.factor", "1");
+    props.setProperty("offsets.topic.replication.factor", "1");
+    props.setProperty("offsets.topic.num.partitions", "8");
+    props.setProperty("transaction.state.log.replication.factor", "1");
+    props.setProperty("transaction.state.log.min.isr", "1");
+    props.setProperty("share.coordinator.state.topic.replication.factor", "1");
+    props.setProperty("share.coordinator.state.topic.min.isr", "1");
+    props.setProperty("group.initial.rebalance.delay.ms", "0");
+    props.setProperty("auto.create.topics.enable", "false");
+    props.setProperty("log.flush.interval.messages", String.valueOf(Long.MAX_VALUE));
+    props.setProperty("num.network.threads", "2");
+    props.setProperty("num.io.threads", "4");
+    Path file = dataDir.resolve("server.properties");
+    try (var out = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+      props.store(out, "Tributary devstack broker");
+    }
+    return file;
+  }
+
+  private void format(Path config) throws IOException {
+    Process formatter = launch(List.of("kafka.tools.StorageTool", "format", "-t", newClusterId(), "-c", config.toString()),
+        dataDir.resolve("format.out"));
+    try {
+      if (!formatter.waitFor(60, TimeUnit.SECONDS) || formatter.exitValue() != 0) {
+        throw new IllegalStateException("Kafka storage format failed, see " + dataDir.resolve("format.out"));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while formatting Kafka storage", e);
+    }
+  }
+
+  private Process launch(List<String> mainAndArgs, Path output) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-Xms256m");
+    command.add("-Xmx1g");
+    command.add("-XX:+UseG1GC");
+    command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+    command.add("-cp");
+    command.add(brokerClasspath());
+    command.addAll(mainAndArgs);
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    if (inheritOutput) {
+      builder.inheritIO();
+    } else {
+      builder.redirectOutput(output.toFile());
+    }
+    return builder.start();
+  }
+
+  private void awaitListening(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("Kafka broker exited with " + process.exitValue()
+            + ", see " + dataDir.resolve("broker.out"));
+      }
+      try (Socket socket = new Socket()) {
+        socket.connect(new InetSocketAddress("127.0.0.1", brokerPort), 200);
+        return;
+      } catch (IOException notYet) {
+        sleep(100);
+      }
+    }
+    throw new IllegalStateException("Kafka broker did not listen on " + bootstrapServers() + " within " + timeout);
+  }
+
+  static String brokerClasspath() {
+    try (InputStream in = KafkaBroker.class.getResourceAsStream(CLASSPATH_RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException("devstack was built without " + CLASSPATH_RESOURCE + ": run mvn install first");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static String newClusterId() {
+    byte[] bytes = new byte[16];
+    new SecureRandom().nextBytes(bytes);
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+  }
+
+  static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      socket.setReuseAddress(true);
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+}

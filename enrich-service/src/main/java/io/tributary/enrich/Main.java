@@ -1,0 +1,41 @@
+package io.tributary.enrich;
+
+import io.tributary.common.ServiceContext;
+import io.tributary.common.health.Dependency;
+import io.tributary.common.http.HttpServerVerticle;
+import io.tributary.common.launch.ServiceLauncher;
+import io.tributary.common.pipeline.BusRef;
+import io.tributary.common.pipeline.Lookup;
+import io.tributary.common.pipeline.Pipeline;
+import io.vertx.core.Deployable;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/** The enrich stage: batched reference look-ups between the ingested and the enriched bus. */
+public final class Main {
+
+  public static final ServiceLauncher.Stage STAGE = new ServiceLauncher.Stage("enrich", Main::dependencies, Main::verticles);
+
+  private Main() {
+  }
+
+  public static void main(String[] args) {
+    ServiceLauncher.main(STAGE, args);
+  }
+
+  static Set<Dependency> dependencies(Pipeline pipeline) {
+    Set<Dependency> needs = EnumSet.of(Dependency.KAFKA);
+    if (pipeline.lookups().stream().anyMatch(l -> l.store() == Lookup.Store.REDIS)) {
+      needs.add(Dependency.REDIS);
+    }
+    if (pipeline.buses().enriched().kind() == BusRef.Kind.RABBITMQ) {
+      needs.add(Dependency.RABBITMQ);
+    }
+    return needs;
+  }
+
+  static List<Deployable> verticles(ServiceContext service) {
+    return List.of(new HttpServerVerticle(service, (router, base) -> { }));
+  }
+}
