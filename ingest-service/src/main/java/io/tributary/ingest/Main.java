@@ -2,7 +2,6 @@ package io.tributary.ingest;
 
 import io.tributary.common.ServiceContext;
 import io.tributary.common.health.Dependency;
-import io.tributary.common.http.HttpServerVerticle;
 import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
@@ -34,6 +33,6 @@ public final class Main {
   }
 
   static List<Deployable> verticles(ServiceContext service) {
-    return List.of(new HttpServerVerticle(service, (router, base) -> { }));
+    return List.of(new IngestVerticle(service));
   }
 }

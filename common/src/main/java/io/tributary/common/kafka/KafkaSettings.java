@@ -35,8 +35,9 @@ public final class KafkaSettings {
     p.put("delivery.timeout.ms", config.get("kafka.deliveryTimeoutMs"));
     p.put("max.block.ms", config.get("kafka.requestTimeoutMs"));
     p.put("reconnect.backoff.max.ms", "2000");
+    p.put("buffer.memory", String.valueOf(64L * 1024 * 1024));
     p.put("key.serializer", "org.apache.kafka.common.serialization.StringSerializer");
-    p.put("value.serializer", "io.vertx.kafka.client.serialization.BufferSerializer");
+    p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
     return p;
   }
 
@@ -55,7 +56,7 @@ public final class KafkaSettings {
     p.put("reconnect.backoff.max.ms", "2000");
     p.put("partition.assignment.strategy", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
     p.put("key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
-    p.put("value.deserializer", "io.vertx.kafka.client.serialization.BufferDeserializer");
+    p.put("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
     return p;
   }
 }

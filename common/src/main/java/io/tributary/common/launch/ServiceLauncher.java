@@ -77,7 +77,7 @@ public final class ServiceLauncher {
     start(stage, config, pipeline)
         .onSuccess(running -> Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(running), "tributary-shutdown")))
         .onFailure(e -> {
-          LOG.error("{} service failed to start", stage.name(), e);
+          LOG.error("{} service did not start: {}", stage.name(), e.toString(), e);
           System.exit(1);
         });
   }
@@ -119,7 +119,10 @@ public final class ServiceLauncher {
       return deployed
           .map(done -> new Running(vertx, context))
           .onSuccess(r -> LOG.info("{} service ready to serve on port {}", stage.name(), config.get("http.port")))
-          .recover(e -> vertx.close().transform(closed -> Future.failedFuture(e)));
+          .recover(e -> {
+            LOG.error("{} service failed to start: {}", stage.name(), e.toString(), e);
+            return vertx.close().transform(closed -> Future.failedFuture(e));
+          });
     });
   }
 

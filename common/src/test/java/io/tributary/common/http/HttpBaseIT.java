@@ -146,7 +146,7 @@ class HttpBaseIT {
 
   private static ServiceLauncher.Stage stage() {
     return new ServiceLauncher.Stage("test", p -> Set.of(Dependency.KAFKA, Dependency.REDIS),
-        ctx -> List.of(new HttpServerVerticle(ctx, (router, base) -> { })));
+        ctx -> List.of(new BaseHttpVerticle(ctx)));
   }
 
   private static ServiceConfig config(DevStack stack, int httpPort, Map<String, String> extra) {

@@ -2,34 +2,37 @@ package io.tributary.common.http;
 
 import io.tributary.common.ServiceContext;
 import io.vertx.core.Future;
-import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
- * Serves the shared routes plus the stage's own. Stopped first on shutdown (it is deployed last), it
- * stops taking new requests and lets the ones in flight finish within the shutdown grace.
+ * A stage's HTTP server: the shared routes of {@link HttpBase} plus the stage's own. A stage verticle
+ * starts it last and stops it first, so on shutdown intake ends before the clients close; requests
+ * in flight get the shutdown grace to finish.
  */
-public final class HttpServerVerticle extends VerticleBase {
+public final class ServiceHttpServer {
 
   private final ServiceContext service;
-  private final BiConsumer<Router, HttpBase> stageRoutes;
+  private final HttpBase base;
   private HttpServer server;
 
-  /** {@code stageRoutes} mounts the stage's routes; the {@link HttpBase} offers auth and body limits. */
-  public HttpServerVerticle(ServiceContext service, BiConsumer<Router, HttpBase> stageRoutes) {
+  public ServiceHttpServer(ServiceContext service) {
     this.service = service;
-    this.stageRoutes = stageRoutes;
+    this.base = new HttpBase(service);
   }
 
-  @Override
-  public Future<?> start() {
-    HttpBase base = new HttpBase(service);
+  /** Offers auth and bounded bodies to the stage's route definitions. */
+  public HttpBase base() {
+    return base;
+  }
+
+  public Future<HttpServer> start(Vertx vertx, Consumer<Router> stageRoutes) {
     Router router = base.router(vertx);
-    stageRoutes.accept(router, base);
+    stageRoutes.accept(router);
     HttpServerOptions options = new HttpServerOptions()
         .setHost(service.config().get("http.host"))
         .setPort(service.config().getInt("http.port"))
@@ -38,12 +41,7 @@ public final class HttpServerVerticle extends VerticleBase {
     return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s);
   }
 
-  @Override
-  public Future<?> stop() {
+  public Future<Void> stop() {
     return server == null ? Future.succeededFuture() : server.shutdown(service.config().getLong("shutdown.graceSeconds"), TimeUnit.SECONDS);
-  }
-
-  public int actualPort() {
-    return server == null ? -1 : server.actualPort();
   }
 }

@@ -1,0 +1,322 @@
+package io.tributary.common.kafka;
+
+import io.tributary.common.StageControl;
+import io.tributary.common.StageMetrics;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.json.JsonArray;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one Kafka consumer on its own thread and hands each poll's records, as one batch, to a
+ * processor on the verticle's context; the next poll waits until that batch is done, which is the
+ * backpressure. Because the rebalance callbacks run inside {@code poll} on this same thread, no batch
+ * is ever in flight when partitions are revoked: Kafka's revoke-before-assign order holds.
+ * <ul>
+ *   <li>Pause keeps polling with every assigned partition paused, so it never triggers a rebalance
+ *       (vertx-kafka-client#179).</li>
+ *   <li>{@link CommitMode#KAFKA}: offsets are committed after the processor's future succeeds, and
+ *       synchronously on revoke and on stop (confluentinc/parallel-consumer#365).
+ *       {@link CommitMode#EXTERNAL}: the processor keeps positions in its own store and says where to
+ *       start on assignment.</li>
+ *   <li>A failed batch is not committed: its partitions are sought back to the batch's first records
+ *       and retried after a backoff that grows to 10 s, so nothing is skipped.</li>
+ * </ul>
+ */
+public final class ConsumerLoop {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ConsumerLoop.class);
+  private static final long BATCH_TIMEOUT_SECONDS = 60;
+
+  public enum CommitMode { KAFKA, EXTERNAL }
+
+  /** Processes one poll's records on the verticle's context. */
+  public interface Processor {
+    /**
+     * Completes when the batch is fully handled; may name partitions to re-read from a position (for
+     * example after a fencing conflict). Fails to have the batch retried.
+     */
+    Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records);
+  }
+
+  /** Rebalance hooks, called on the consumer thread (blocking is allowed there). */
+  public interface Rebalance {
+    /** Where to start each newly assigned partition; partitions left out start at the committed offset. */
+    default Map<TopicPartition, Long> assigned(Collection<TopicPartition> partitions) {
+      return Map.of();
+    }
+
+    default void revoked(Collection<TopicPartition> partitions) {
+    }
+  }
+
+  private final String name;
+  private final Map<String, String> config;
+  private final List<String> topics;
+  private final Context context;
+  private final Processor processor;
+  private final Rebalance rebalance;
+  private final CommitMode commitMode;
+  private final StageControl control;
+  private final StageMetrics metrics;
+  private final Map<TopicPartition, OffsetAndMetadata> processed = new HashMap<>();
+  private final Promise<Void> stopped = Promise.promise();
+  private volatile boolean stopping;
+  private volatile List<String> assignedView = List.of();
+  private KafkaConsumer<String, byte[]> consumer;
+  private Thread thread;
+  private boolean consumerPaused;
+
+  public ConsumerLoop(String name, Map<String, String> config, List<String> topics, Context context, Processor processor,
+      Rebalance rebalance, CommitMode commitMode, StageControl control, StageMetrics metrics) {
+    this.name = name;
+    this.config = config;
+    this.topics = topics;
+    this.context = context;
+    this.processor = processor;
+    this.rebalance = rebalance;
+    this.commitMode = commitMode;
+    this.control = control;
+    this.metrics = metrics;
+  }
+
+  public void start() {
+    thread = new Thread(this::run, "consumer-" + name);
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  /** Stops polling, commits what was processed, leaves the group; completes on the caller's context. */
+  public Future<Void> stop() {
+    stopping = true;
+    KafkaConsumer<String, byte[]> c = consumer;
+    if (c != null) {
+      c.wakeup();
+    }
+    if (thread == null) {
+      return Future.succeededFuture();
+    }
+    return stopped.future();
+  }
+
+  /** The partitions this instance holds, as {@code topic-partition}. */
+  public JsonArray assignedPartitions() {
+    return new JsonArray(assignedView);
+  }
+
+  private void run() {
+    try {
+      consumer = new KafkaConsumer<>(new HashMap<>(config));
+      consumer.subscribe(topics, new Listener());
+      long backoffMs = 0;
+      while (!stopping) {
+        applyPauseState();
+        ConsumerRecords<String, byte[]> records;
+        try {
+          records = consumer.poll(Duration.ofMillis(200));
+        } catch (WakeupException wakeup) {
+          break;
+        }
+        updateLag();
+        if (records.isEmpty()) {
+          continue;
+        }
+        try {
+          Map<TopicPartition, Long> seeks = handOver(records);
+          remember(records, seeks);
+          seeks.forEach(consumer::seek);
+          if (commitMode == CommitMode.KAFKA) {
+            consumer.commitAsync(Map.copyOf(processed), (offsets, error) -> {
+              if (error != null) {
+                LOG.debug("async commit failed, the next commit covers it: {}", error.getMessage());
+              }
+            });
+          }
+          backoffMs = 0;
+        } catch (Exception e) {
+          backoffMs = backoffMs == 0 ? 250 : Math.min(backoffMs * 2, 10_000);
+          LOG.warn("{}: batch of {} records failed ({}); re-reading it in {} ms", name, records.count(),
+              rootMessage(e), backoffMs);
+          rewind(records);
+          sleepPolling(backoffMs);
+        }
+      }
+      if (commitMode == CommitMode.KAFKA) {
+        commitSync(processed);
+      }
+    } catch (Exception e) {
+      LOG.error("{}: consumer loop ended unexpectedly", name, e);
+    } finally {
+      closeConsumer();
+      context.runOnContext(v -> stopped.tryComplete());
+    }
+  }
+
+  private Map<TopicPartition, Long> handOver(ConsumerRecords<String, byte[]> records) throws Exception {
+    CompletableFuture<Map<TopicPartition, Long>> result = new CompletableFuture<>();
+    context.runOnContext(v -> {
+      Future<Map<TopicPartition, Long>> f;
+      try {
+        f = processor.process(records);
+      } catch (RuntimeException e) {
+        f = Future.failedFuture(e);
+      }
+      f.onComplete(ar -> {
+        if (ar.succeeded()) {
+          result.complete(ar.result() == null ? Map.of() : ar.result());
+        } else {
+          result.completeExceptionally(ar.cause());
+        }
+      });
+    });
+    return result.get(BATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+  }
+
+  private void remember(ConsumerRecords<String, byte[]> records, Map<TopicPartition, Long> seeks) {
+    for (TopicPartition tp : records.partitions()) {
+      if (seeks.containsKey(tp)) {
+        continue;
+      }
+      List<ConsumerRecord<String, byte[]>> list = records.records(tp);
+      processed.put(tp, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
+    }
+  }
+
+  private void rewind(ConsumerRecords<String, byte[]> records) {
+    for (TopicPartition tp : records.partitions()) {
+      if (consumer.assignment().contains(tp)) {
+        consumer.seek(tp, records.records(tp).get(0).offset());
+      }
+    }
+  }
+
+  /** Waits out a backoff without leaving the group: partitions paused, poll still called. */
+  private void sleepPolling(long millis) {
+    Set<TopicPartition> assignment = consumer.assignment();
+    consumer.pause(assignment);
+    long until = System.currentTimeMillis() + millis;
+    try {
+      while (!stopping && System.currentTimeMillis() < until) {
+        consumer.poll(Duration.ofMillis(Math.min(200, Math.max(1, until - System.currentTimeMillis()))));
+      }
+    } catch (WakeupException wakeup) {
+      stopping = true;
+    }
+    if (!control.isPaused()) {
+      consumer.resume(consumer.assignment());
+    }
+    consumerPaused = control.isPaused();
+  }
+
+  private void applyPauseState() {
+    boolean wanted = control.isPaused();
+    if (wanted != consumerPaused) {
+      if (wanted) {
+        consumer.pause(consumer.assignment());
+      } else {
+        consumer.resume(consumer.assignment());
+      }
+      consumerPaused = wanted;
+      LOG.info("{}: consumption {}", name, wanted ? "paused (still polling, no rebalance)" : "resumed");
+    }
+  }
+
+  private void updateLag() {
+    long lag = 0;
+    for (TopicPartition tp : consumer.assignment()) {
+      OptionalLong partitionLag = consumer.currentLag(tp);
+      if (partitionLag.isPresent()) {
+        lag += partitionLag.getAsLong();
+      }
+    }
+    metrics.lag(lag);
+  }
+
+  private void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets) {
+    if (offsets.isEmpty()) {
+      return;
+    }
+    try {
+      consumer.commitSync(Map.copyOf(offsets), Duration.ofSeconds(10));
+    } catch (RuntimeException e) {
+      LOG.warn("{}: commit of {} failed; those records will be read again: {}", name, offsets, e.getMessage());
+    }
+  }
+
+  private void closeConsumer() {
+    if (consumer != null) {
+      try {
+        consumer.close(Duration.ofSeconds(10));
+      } catch (RuntimeException e) {
+        LOG.warn("{}: closing consumer: {}", name, e.getMessage());
+      }
+    }
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getClass().getSimpleName() + ": " + t.getMessage();
+  }
+
+  private final class Listener implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      if (commitMode == CommitMode.KAFKA) {
+        Map<TopicPartition, OffsetAndMetadata> revoked = new HashMap<>();
+        partitions.forEach(tp -> {
+          OffsetAndMetadata offset = processed.remove(tp);
+          if (offset != null) {
+            revoked.put(tp, offset);
+          }
+        });
+        commitSync(revoked);
+      }
+      rebalance.revoked(partitions);
+      refreshView();
+    }
+
+    @Override
+    public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      partitions.forEach(processed::remove);
+      rebalance.revoked(partitions);
+      refreshView();
+    }
+
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      if (!partitions.isEmpty()) {
+        rebalance.assigned(partitions).forEach(consumer::seek);
+        if (consumerPaused) {
+          consumer.pause(partitions);
+        }
+        LOG.info("{}: assigned {}", name, partitions);
+      }
+      refreshView();
+    }
+
+    private void refreshView() {
+      assignedView = consumer.assignment().stream().map(TopicPartition::toString).sorted().toList();
+    }
+  }
+}

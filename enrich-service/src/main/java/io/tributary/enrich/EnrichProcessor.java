@@ -1,0 +1,120 @@
+package io.tributary.enrich;
+
+import io.tributary.common.StageMetrics;
+import io.tributary.common.bus.BusMessage;
+import io.tributary.common.bus.BusPublisher;
+import io.tributary.common.bus.DeadLetters;
+import io.tributary.common.event.EventScanner;
+import io.tributary.common.kafka.ConsumerLoop;
+import io.tributary.common.pipeline.BusRef;
+import io.tributary.common.pipeline.Lookup;
+import io.tributary.common.pipeline.Pipeline;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+
+/**
+ * Enriches one poll batch: scan each event for the fields the look-ups key on, resolve every look-up
+ * of the batch in one store round trip, decide per event, and publish the batch (enriched events and
+ * dead letters together). The consumer commits the batch only after this future succeeds.
+ */
+public final class EnrichProcessor implements ConsumerLoop.Processor {
+
+  private final Enricher enricher;
+  private final LookupResolver resolver;
+  private final BusPublisher publisher;
+  private final DeadLetters deadLetters;
+  private final BusRef enriched;
+  private final StageMetrics metrics;
+
+  public EnrichProcessor(Pipeline pipeline, LookupResolver resolver, BusPublisher publisher, StageMetrics metrics) {
+    this.enricher = new Enricher(pipeline.lookups());
+    this.resolver = resolver;
+    this.publisher = publisher;
+    this.deadLetters = new DeadLetters(pipeline.name(), "enrich", pipeline.buses().deadLetter());
+    this.enriched = pipeline.buses().enriched();
+    this.metrics = metrics;
+  }
+
+  private record Scanned(ConsumerRecord<String, byte[]> record, EventScanner.Scan scan) {
+  }
+
+  @Override
+  public Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records) {
+    long start = System.nanoTime();
+    long now = System.currentTimeMillis();
+    List<Scanned> events = new ArrayList<>(records.count());
+    List<BusMessage> out = new ArrayList<>(records.count());
+    Map<Lookup, Set<String>> wanted = new HashMap<>();
+    for (ConsumerRecord<String, byte[]> record : records) {
+      byte[] value = record.value() == null ? new byte[0] : record.value();
+      try {
+        EventScanner.Scan scan = EventScanner.scan(value, enricher.byFields(), enricher.addedNames());
+        events.add(new Scanned(record, scan));
+        for (Lookup lookup : enricher.lookups()) {
+          String key = scan.values().get(lookup.by());
+          if (key != null) {
+            wanted.computeIfAbsent(lookup, l -> new HashSet<>()).add(key);
+          }
+        }
+      } catch (EventScanner.NotAnObject e) {
+        out.add(deadLetters.message(record.key(), e.getMessage(), "kafka:" + record.topic(), value, now));
+        metrics.deadLettered(1);
+      }
+    }
+    metrics.in(records.count());
+    metrics.batch(records.count());
+    return resolver.resolve(wanted).compose(found -> {
+      int emitted = 0;
+      for (Scanned event : events) {
+        Decision decision = enricher.decide(event.scan().values(), found);
+        if (decision instanceof Decision.Emit emit) {
+          out.add(new BusMessage(enriched, event.record().key(), enrichedValue(event, emit.appended()), headers(event.record())));
+          emitted++;
+        } else if (decision instanceof Decision.DeadLetter dead) {
+          out.add(deadLetters.message(event.record().key(), dead.reason(), "kafka:" + event.record().topic(), event.record().value(), now));
+          metrics.deadLettered(1);
+        } else {
+          metrics.dropped(1);
+        }
+      }
+      int sent = emitted;
+      return publisher.publish(out).map(v -> {
+        metrics.out(sent);
+        metrics.processingLatency().record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+        return Map.<TopicPartition, Long>of();
+      });
+    });
+  }
+
+  /** Appends to the original bytes; only an event that already carries an added name is decoded and rewritten. */
+  private byte[] enrichedValue(Scanned event, String appended) {
+    byte[] value = event.record().value();
+    if (!event.scan().reservedTaken()) {
+      return EventScanner.append(value, appended);
+    }
+    JsonObject json = new JsonObject(new String(value, StandardCharsets.UTF_8));
+    enricher.addedNames().forEach(json::remove);
+    return EventScanner.append(json.toBuffer().getBytes(), appended);
+  }
+
+  private static Map<String, String> headers(ConsumerRecord<String, byte[]> record) {
+    Map<String, String> headers = new HashMap<>(4);
+    for (Header header : record.headers()) {
+      if (header.key().startsWith("tributary-") && header.value() != null) {
+        headers.put(header.key(), new String(header.value(), StandardCharsets.UTF_8));
+      }
+    }
+    return headers;
+  }
+}

@@ -1,0 +1,81 @@
+package io.tributary.ingest;
+
+import io.tributary.common.StageMetrics;
+import io.tributary.common.bus.BusMessage;
+import io.tributary.common.bus.BusPublisher;
+import io.tributary.common.bus.DeadLetters;
+import io.tributary.common.event.EventHeaders;
+import io.tributary.common.event.EventValidator;
+import io.tributary.common.pipeline.BusRef;
+import io.tributary.common.pipeline.Pipeline;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one path every event takes into the pipeline, whatever its source: validate, send the valid
+ * ones to the ingested bus keyed by entity key, and the invalid ones to the dead-letter bus with
+ * their reason and raw input. The returned future succeeds only once the buses acknowledged all of
+ * them; a source acknowledges its input only then.
+ */
+public final class EventIntake {
+
+  private final EventValidator validator;
+  private final DeadLetters deadLetters;
+  private final BusRef ingested;
+  private final BusPublisher publisher;
+  private final StageMetrics metrics;
+
+  /** What became of a batch: how many were accepted, and why each rejected one was. */
+  public record Outcome(int accepted, List<Rejection> rejected) {
+  }
+
+  public record Rejection(int index, String error) {
+    public JsonObject toJson() {
+      return new JsonObject().put("index", index).put("error", error);
+    }
+  }
+
+  public EventIntake(Pipeline pipeline, BusPublisher publisher, StageMetrics metrics) {
+    this.validator = new EventValidator(pipeline.schema());
+    this.deadLetters = new DeadLetters(pipeline.name(), "ingest", pipeline.buses().deadLetter());
+    this.ingested = pipeline.buses().ingested();
+    this.publisher = publisher;
+    this.metrics = metrics;
+  }
+
+  public Future<Outcome> accept(List<RawEvent> events, String source) {
+    long now = System.currentTimeMillis();
+    String accepted = Long.toString(now);
+    List<BusMessage> messages = new ArrayList<>(events.size());
+    List<Rejection> rejected = new ArrayList<>();
+    for (int i = 0; i < events.size(); i++) {
+      RawEvent event = events.get(i);
+      String error = event.parseError();
+      if (error == null) {
+        EventValidator.Result result = validator.validate(event.parsed(), now);
+        if (result instanceof EventValidator.Valid valid) {
+          byte[] value = valid.rewritten() ? new JsonObject(event.parsed()).toBuffer().getBytes() : event.bytes();
+          messages.add(new BusMessage(ingested, valid.key(), value, Map.of(
+              EventHeaders.ID, valid.id(),
+              EventHeaders.TIME, Long.toString(valid.timeMillis()),
+              EventHeaders.ACCEPTED, accepted)));
+          continue;
+        }
+        error = ((EventValidator.Invalid) result).error();
+      }
+      rejected.add(new Rejection(i, error));
+      messages.add(deadLetters.message(null, error, source, event.bytes(), now));
+    }
+    int acceptedCount = events.size() - rejected.size();
+    metrics.in(events.size());
+    return publisher.publish(messages).map(v -> {
+      metrics.out(acceptedCount);
+      metrics.rejected(rejected.size());
+      metrics.deadLettered(rejected.size());
+      return new Outcome(acceptedCount, rejected);
+    });
+  }
+}
