@@ -80,7 +80,7 @@ wait_port() { # host port seconds what pidfile
 if pid_alive "$STATE/kafka.pid"; then
   echo "kafka: already running on 127.0.0.1:$KAFKA_PORT"
 else
-  KAFKA_PORT=$KAFKA_PORT KAFKA_DATA_DIR="$STATE/kafka" nohup java -cp devstack/target/devstack.jar \
+  KAFKA_PORT=$KAFKA_PORT KAFKA_DATA_DIR="$STATE/kafka" nohup java -cp devstack/target/devstack.jar:devstack/broker/target/devstack-broker.jar \
     io.tributary.devstack.KafkaBrokerMain > "$STATE/kafka.log" 2>&1 &
   echo $! > "$STATE/kafka.pid"
   wait_port 127.0.0.1 "$KAFKA_PORT" 90 "kafka" "$STATE/kafka.pid" || { tail -20 "$STATE/kafka.log"; exit 1; }

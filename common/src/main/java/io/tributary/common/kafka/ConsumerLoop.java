@@ -139,6 +139,11 @@ public final class ConsumerLoop {
         if (records.isEmpty()) {
           continue;
         }
+        if (control.isPaused()) {
+          // Paused while this poll was in flight: leave its records for after the resume.
+          rewind(records);
+          continue;
+        }
         try {
           Map<TopicPartition, Long> seeks = handOver(records);
           remember(records, seeks);

@@ -1,0 +1,76 @@
+package io.tributary.devstack;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.function.Predicate;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/** Reads and writes topics from tests: what a stage wrote, and input for a stage. Needs kafka-clients on the test classpath. */
+public final class TopicProbe {
+
+  /** One record as text. */
+  public record Message(String key, String value, Map<String, String> headers, int partition, long offset) {
+  }
+
+  private TopicProbe() {
+  }
+
+  /** Reads {@code topic} from the beginning until {@code done} holds for what was read, or the timeout passes. */
+  public static List<Message> read(String bootstrap, String topic, Duration timeout, Predicate<List<Message>> done) {
+    Properties props = new Properties();
+    props.put("bootstrap.servers", bootstrap);
+    props.put("group.id", "probe-" + UUID.randomUUID());
+    props.put("auto.offset.reset", "earliest");
+    props.put("enable.auto.commit", "false");
+    props.put("isolation.level", "read_committed");
+    props.put("max.poll.records", "5000");
+    List<Message> out = new ArrayList<>();
+    try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
+      consumer.subscribe(List.of(topic));
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < deadline && !done.test(out)) {
+        for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+          Map<String, String> headers = new HashMap<>();
+          for (Header h : r.headers()) {
+            headers.put(h.key(), h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8));
+          }
+          out.add(new Message(r.key(), r.value(), headers, r.partition(), r.offset()));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Reads until at least {@code count} records arrived, then for {@code settle} more to catch extras. */
+  public static List<Message> readAtLeast(String bootstrap, String topic, int count, Duration timeout) {
+    return read(bootstrap, topic, timeout, list -> list.size() >= count);
+  }
+
+  /** Writes records (key, value, headers) and waits for every acknowledgement. */
+  public static void write(String bootstrap, String topic, List<Message> messages) {
+    Properties props = new Properties();
+    props.put("bootstrap.servers", bootstrap);
+    props.put("acks", "all");
+    props.put("linger.ms", "5");
+    try (KafkaProducer<String, String> producer = new KafkaProducer<>(props, new StringSerializer(), new StringSerializer())) {
+      for (Message m : messages) {
+        ProducerRecord<String, String> record = new ProducerRecord<>(topic, m.key(), m.value());
+        m.headers().forEach((k, v) -> record.headers().add(k, v.getBytes(StandardCharsets.UTF_8)));
+        producer.send(record);
+      }
+      producer.flush();
+    }
+  }
+}
