@@ -2,7 +2,6 @@ package io.tributary.aggregate;
 
 import io.tributary.common.ServiceContext;
 import io.tributary.common.health.Dependency;
-import io.tributary.common.http.BaseHttpVerticle;
 import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
@@ -32,6 +31,6 @@ public final class Main {
   }
 
   static List<Deployable> verticles(ServiceContext service) {
-    return List.of(new BaseHttpVerticle(service));
+    return List.of(new AggregateVerticle(service));
   }
 }

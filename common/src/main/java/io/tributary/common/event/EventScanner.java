@@ -63,6 +63,51 @@ public final class EventScanner {
   }
 
   /**
+   * The scalar values at {@code paths}: top-level fields ({@code amount}) or fields one level down
+   * ({@code merchant.category}, as enrichment adds them), as text; absent and null values are left out.
+   */
+  public static Map<String, String> values(byte[] json, Set<String> paths) throws NotAnObject {
+    Map<String, String> values = new HashMap<>(paths.size() * 2);
+    try (JsonParser parser = FACTORY.createParser(json)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        throw new NotAnObject("not a JSON object");
+      }
+      readObject(parser, "", paths, values, 0);
+    } catch (IOException e) {
+      throw new NotAnObject("not valid JSON: " + e.getMessage().split("\n", 2)[0]);
+    }
+    return values;
+  }
+
+  private static void readObject(JsonParser parser, String prefix, Set<String> paths, Map<String, String> values, int depth)
+      throws IOException, NotAnObject {
+    JsonToken token;
+    while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+      String path = prefix + parser.currentName();
+      JsonToken value = parser.nextToken();
+      if (value == JsonToken.START_OBJECT && depth == 0 && hasChild(paths, path)) {
+        readObject(parser, path + ".", paths, values, depth + 1);
+      } else if (value == JsonToken.START_OBJECT || value == JsonToken.START_ARRAY) {
+        parser.skipChildren();
+      } else if (value != JsonToken.VALUE_NULL && paths.contains(path)) {
+        values.put(path, parser.getText());
+      }
+    }
+    if (token != JsonToken.END_OBJECT) {
+      throw new NotAnObject("not a complete JSON object");
+    }
+  }
+
+  private static boolean hasChild(Set<String> paths, String parent) {
+    for (String p : paths) {
+      if (p.length() > parent.length() && p.startsWith(parent) && p.charAt(parent.length()) == '.') {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * The event with {@code fields} (already-encoded {@code "name":value} pairs, comma separated)
    * added before its closing brace.
    */

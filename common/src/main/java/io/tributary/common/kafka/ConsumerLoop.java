@@ -134,6 +134,11 @@ public final class ConsumerLoop {
           records = consumer.poll(Duration.ofMillis(200));
         } catch (WakeupException wakeup) {
           break;
+        } catch (org.apache.kafka.common.KafkaException e) {
+          // A rebalance hook failed or the client hit a retriable error: keep the loop, and the group, alive.
+          LOG.warn("{}: poll failed ({}); polling again", name, rootMessage(e));
+          sleepPolling(1000);
+          continue;
         }
         updateLag();
         if (records.isEmpty()) {

@@ -49,6 +49,12 @@ public final class Topics {
     return ready.future();
   }
 
+  /** The partition count of {@code topic}, once it exists. */
+  public Future<Integer> partitions(String topic) {
+    return ready().compose(v -> KafkaFutures.toFuture(context, admin.describeTopics(List.of(topic)).allTopicNames()))
+        .map(descriptions -> descriptions.get(topic).partitions().size());
+  }
+
   public void stop() {
     stopped = true;
   }

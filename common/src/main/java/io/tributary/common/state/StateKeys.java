@@ -1,0 +1,50 @@
+package io.tributary.common.state;
+
+/**
+ * The Redis layout of aggregation state (docs/operations.md). Every key of a partition carries the
+ * hash tag {@code {<pipeline>.<partition>}}, so one partition's keys share a Redis Cluster slot and
+ * one function call can touch them all. Names and aggregation/measure names are restricted by the
+ * parser; the free-form group value always comes last, so no value can make two keys collide.
+ */
+public final class StateKeys {
+
+  private final String pipeline;
+
+  public StateKeys(String pipeline) {
+    this.pipeline = pipeline;
+  }
+
+  private String base(int partition) {
+    return "tributary:" + pipeline + ":agg:{" + pipeline + "." + partition + "}:";
+  }
+
+  /** Hash: {@code pos} (next offset) and {@code st} (stream time). */
+  public String meta(int partition) {
+    return base(partition) + "meta";
+  }
+
+  /** Hash of event ids applied, for events whose time falls in one de-duplication bucket. */
+  public String seen(int partition, long bucket) {
+    return base(partition) + "seen:" + bucket;
+  }
+
+  /** Hash of one window's stored fields. */
+  public String window(int partition, String aggregation, long start, String group) {
+    return base(partition) + "w:" + aggregation + ":" + start + ":" + group;
+  }
+
+  /** HyperLogLog of one distinct measure of one window. */
+  public String distinct(int partition, String aggregation, long start, String measure, String group) {
+    return base(partition) + "d:" + aggregation + ":" + start + ":" + measure + ":" + group;
+  }
+
+  /** Sorted set of the window starts a group has, scored by start. */
+  public String groupIndex(int partition, String aggregation, String group) {
+    return base(partition) + "i:" + aggregation + ":" + group;
+  }
+
+  /** Set of the groups a window has. */
+  public String windowGroups(int partition, String aggregation, long start) {
+    return base(partition) + "g:" + aggregation + ":" + start;
+  }
+}
