@@ -82,6 +82,25 @@ public final class DevStack {
     return uri;
   }
 
+  /**
+   * Deletes the keys matching {@code pattern} from the local Redis, so a test leaves no state behind
+   * (uses {@code redis-cli}, which comes with redis-server).
+   */
+  public void deleteRedisKeys(String redisUri, String pattern) {
+    URI uri = URI.create(redisUri);
+    String command = "redis-cli -h " + uri.getHost() + " -p " + uri.getPort() + " --scan --pattern '" + pattern.replace("'", "")
+        + "' | xargs -r -n 500 redis-cli -h " + uri.getHost() + " -p " + uri.getPort() + " unlink > /dev/null";
+    try {
+      Process process = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
+      process.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+      process.waitFor();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   private void requireReachable(String server, String uri, int defaultPort, String startCommand) {
     checked.computeIfAbsent(uri, key -> {
       URI parsed = URI.create(uri);

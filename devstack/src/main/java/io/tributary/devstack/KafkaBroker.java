@@ -144,7 +144,8 @@ public final class KafkaBroker implements AutoCloseable {
         dataDir.resolve("format.out"));
     try {
       if (!formatter.waitFor(60, TimeUnit.SECONDS) || formatter.exitValue() != 0) {
-        throw new IllegalStateException("Kafka storage format failed, see " + dataDir.resolve("format.out"));
+        String output = Files.exists(dataDir.resolve("format.out")) ? Files.readString(dataDir.resolve("format.out")) : "";
+        throw new IllegalStateException("Kafka storage format failed: " + output.strip());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -70,12 +70,14 @@ public final class ServiceConfig {
     d.put("kafka.requestTimeoutMs", "5000");
     d.put("kafka.deliveryTimeoutMs", "10000");
     d.put("kafka.maxPollRecords", "500");
+    d.put("kafka.sessionTimeoutMs", "10000");
+    d.put("kafka.groupInstanceId", "");
     d.put("kafka.lingerMs", "5");
     d.put("kafka.batchSizeBytes", String.valueOf(256 * 1024));
     d.put("kafka.compression", "lz4");
     d.put("redis.uri", "redis://127.0.0.1:6379");
     d.put("redis.maxPoolSize", "8");
-    d.put("redis.maxWaitingHandlers", "2048");
+    d.put("redis.maxWaitingHandlers", "32768");
     d.put("sql.url", "jdbc:mariadb://127.0.0.1:3306/tributary");
     d.put("sql.user", "root");
     d.put("rabbitmq.uri", "amqp://127.0.0.1:5672");

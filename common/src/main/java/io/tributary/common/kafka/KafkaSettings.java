@@ -55,6 +55,12 @@ public final class KafkaSettings {
     p.put("default.api.timeout.ms", String.valueOf(config.getInt("kafka.requestTimeoutMs") * 2));
     p.put("reconnect.backoff.max.ms", "2000");
     p.put("partition.assignment.strategy", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
+    p.put("session.timeout.ms", config.get("kafka.sessionTimeoutMs"));
+    p.put("heartbeat.interval.ms", String.valueOf(Math.max(500, config.getInt("kafka.sessionTimeoutMs") / 4)));
+    if (!config.get("kafka.groupInstanceId").isBlank()) {
+      // Static membership: a restarted instance takes its partitions back without a rebalance.
+      p.put("group.instance.id", config.get("kafka.groupInstanceId"));
+    }
     p.put("key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
     p.put("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
     return p;

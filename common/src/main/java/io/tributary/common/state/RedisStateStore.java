@@ -184,7 +184,7 @@ public final class RedisStateStore implements StateStore {
       }
       List<Target> targets = new ArrayList<>();
       partitionsByStart.forEach((start, ps) -> targets.add(new Target(start, group, ps)));
-      return read(aggregation, targets);
+      return readAll(aggregation, targets);
     });
   }
 
@@ -218,18 +218,26 @@ public final class RedisStateStore implements StateStore {
         }
         List<Target> targets = new ArrayList<>();
         partitionsByGroup.forEach((g, ps) -> targets.add(new Target(start, g, ps)));
-        List<Future<List<WindowState>>> reads = new ArrayList<>();
-        for (int from = 0; from < targets.size(); from += 5000) {
-          reads.add(read(aggregation, targets.subList(from, Math.min(from + 5000, targets.size()))));
-        }
-        return Future.all(reads).map(all -> {
-          List<WindowState> out = new ArrayList<>();
-          reads.forEach(f -> out.addAll(f.result()));
-          return out;
-        });
+        return readAll(aggregation, targets);
       });
     });
   }
+
+  /** Reads in slices of at most {@value #READ_SLICE} windows, one after the other, to bound each pipelined batch. */
+  private Future<List<WindowState>> readAll(Aggregation aggregation, List<Target> targets) {
+    List<WindowState> out = new ArrayList<>();
+    Future<Void> chain = Future.succeededFuture();
+    for (int from = 0; from < targets.size(); from += READ_SLICE) {
+      List<Target> slice = targets.subList(from, Math.min(from + READ_SLICE, targets.size()));
+      chain = chain.compose(v -> read(aggregation, slice).map(states -> {
+        out.addAll(states);
+        return null;
+      }));
+    }
+    return chain.map(v -> out);
+  }
+
+  private static final int READ_SLICE = 500;
 
   /** One window of one group to read, and the partitions holding a partial of it. */
   private record Target(long start, String group, List<Integer> partitions) {

@@ -1,0 +1,318 @@
+package io.tributary.aggregate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tributary.devstack.DevStack;
+import io.tributary.devstack.DevStackExtension;
+import io.tributary.devstack.RedisServer;
+import io.tributary.devstack.ServiceProcess;
+import io.tributary.devstack.TopicProbe;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The exactly-once contract, proven end to end: a seeded stream goes through the three services,
+ * each a separate JVM, while instances are SIGKILLed and Redis is restarted; every window of every
+ * aggregation read back through the REST API must equal the ground truth of {@link PaymentStream}.
+ */
+@ExtendWith(DevStackExtension.class)
+class ExactlyOnceIT {
+
+  private static final int EVENTS = Integer.getInteger("proof.events", 100_000);
+  private static final int PARTITIONS = 8;
+  private static final String TOKEN = "proof-token";
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private static final Duration READY = Duration.ofSeconds(90);
+
+  /** The services of one pipeline; aggregates may be several. */
+  private final class Stack implements AutoCloseable {
+    final ServiceProcess ingest;
+    final ServiceProcess enrich;
+    final List<ServiceProcess> aggregates = new ArrayList<>();
+    final List<ServiceProcess> all = new ArrayList<>();
+
+    final String name;
+    final DevStack devstack;
+    final String redisUri;
+
+    /** {@code prefix} plus a suffix of this run, so no state of an earlier run is found in Redis. */
+    Stack(DevStack devstack, String prefix, String redisUri, int aggregateInstances) throws Exception {
+      this.name = prefix + "_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
+      this.devstack = devstack;
+      this.redisUri = redisUri;
+      Path pipeline = Files.createTempFile(name, ".yaml");
+      Files.writeString(pipeline, pipelineYaml(name));
+      Path logs = Path.of("target", "proof-logs");
+      Files.createDirectories(logs);
+      Map<String, String> env = Map.of(
+          "TRIBUTARY_KAFKA_BOOTSTRAP_SERVERS", devstack.kafkaBootstrapServers(),
+          "TRIBUTARY_REDIS_URI", redisUri,
+          "TRIBUTARY_CONTROL_TOKEN", TOKEN,
+          "TRIBUTARY_KAFKA_SESSION_TIMEOUT_MS", "6000",
+          "TRIBUTARY_KAFKA_PARTITIONS", String.valueOf(PARTITIONS),
+          "TRIBUTARY_HTTP_HOST", "127.0.0.1");
+      List<String> args = List.of("--pipeline", pipeline.toString());
+      ingest = new ServiceProcess("io.tributary.ingest.Main", args, env, freePort(), logs.resolve(name + "-ingest.log"));
+      enrich = new ServiceProcess("io.tributary.enrich.Main", args, env, freePort(), logs.resolve(name + "-enrich.log"));
+      all.add(ingest.start(READY));
+      all.add(enrich.start(READY));
+      for (int i = 0; i < aggregateInstances; i++) {
+        ServiceProcess aggregate = new ServiceProcess("io.tributary.aggregate.Main", args, env, freePort(),
+            logs.resolve(name + "-aggregate-" + i + ".log"));
+        aggregates.add(aggregate);
+        all.add(aggregate.start(READY));
+      }
+      load(enrich, "merchant", "application/x-ndjson", PaymentStream.merchantsNdjson(), PaymentStream.MERCHANTS);
+      load(enrich, "blocked_cards", "text/csv", PaymentStream.blockedCsv(), 10);
+    }
+
+    @Override
+    public void close() {
+      all.forEach(ServiceProcess::close);
+      devstack.deleteRedisKeys(redisUri, "tributary:" + name + ":*");
+    }
+  }
+
+  @Test
+  void aggregatesEqualTheGroundTruth(DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(11, EVENTS, PARTITIONS, 500);
+    try (Stack stack = new Stack(devstack, "proof_plain", devstack.redisUri(), 1)) {
+      send(stack, stream, batch -> { });
+      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+    }
+  }
+
+  @Test
+  void exactWhileAggregateIsKilledThreeTimesAndEnrichOnce(DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(12, EVENTS, PARTITIONS, 500);
+    int batches = stream.batches.size();
+    try (Stack stack = new Stack(devstack, "proof_kills", devstack.redisUri(), 1)) {
+      ServiceProcess aggregate = stack.aggregates.get(0);
+      send(stack, stream, batch -> {
+        if (batch == batches / 5 || batch == 2 * batches / 5 || batch == 3 * batches / 5) {
+          aggregate.kill();
+          aggregate.start(READY);
+          awaitAssigned(aggregate);
+        }
+        if (batch == batches / 2) {
+          stack.enrich.kill();
+          stack.enrich.start(READY);
+        }
+      });
+      assertThat(aggregate.starts()).isEqualTo(4);
+      verify(devstack, stack.name, aggregate, stream);
+    }
+  }
+
+  @Test
+  void exactWhenOneOfTwoAggregateInstancesIsKilled(DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(13, EVENTS, PARTITIONS, 500);
+    int batches = stream.batches.size();
+    try (Stack stack = new Stack(devstack, "proof_pair", devstack.redisUri(), 2)) {
+      send(stack, stream, batch -> {
+        if (batch == batches / 3) {
+          stack.aggregates.get(1).kill();
+        }
+      });
+      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+    }
+  }
+
+  @Test
+  void exactWhenRedisRestartsMidStream(DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(14, EVENTS, PARTITIONS, 500);
+    int batches = stream.batches.size();
+    try (RedisServer redis = RedisServer.create(true).start();
+         Stack stack = new Stack(devstack, "proof_redis", redis.uri(), 1)) {
+      send(stack, stream, batch -> {
+        if (batch == batches / 3) {
+          redis.kill();
+        }
+        if (batch == batches / 3 + 20) {
+          redis.start();
+        }
+      });
+      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+    }
+  }
+
+  /** Waits until the instance holds partitions, so the next kill hits it while it works. */
+  private static void awaitAssigned(ServiceProcess aggregate) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < deadline) {
+      HttpResponse<String> status = HTTP.send(HttpRequest.newBuilder(URI.create(aggregate.url("/control/status")))
+          .header("Authorization", "Bearer " + TOKEN).GET().build(), HttpResponse.BodyHandlers.ofString());
+      if (status.statusCode() == 200 && !new JsonObject(status.body()).getJsonArray("assignedPartitions").isEmpty()) {
+        return;
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("the restarted aggregate instance got no partition within 60 s");
+  }
+
+  private interface BatchHook {
+    void before(int batch) throws Exception;
+  }
+
+  private void send(Stack stack, PaymentStream stream, BatchHook hook) throws Exception {
+    int accepted = 0;
+    for (int b = 0; b < stream.batches.size(); b++) {
+      hook.before(b);
+      HttpResponse<String> response = post(stack.ingest.url("/events"), "application/x-ndjson", stream.batches.get(b), null);
+      assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
+      accepted += new JsonObject(response.body()).getInteger("accepted");
+    }
+    assertThat(accepted).isEqualTo(stream.valid + stream.retries);
+  }
+
+  private void verify(DevStack devstack, String name, ServiceProcess aggregate, PaymentStream stream) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
+    List<String> differences = differences(aggregate, stream);
+    while (!differences.isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(2000);
+      differences = differences(aggregate, stream);
+    }
+    assertThat(differences).as("windows that differ from the ground truth").isEmpty();
+    assertThat(stream.truth.get("spend_by_card")).hasSizeGreaterThan(Math.min(900, EVENTS / 10));
+    assertThat(stream.lateIds).isNotEmpty();
+    List<TopicProbe.Message> dead = TopicProbe.read(devstack.kafkaBootstrapServers(), name + ".dlq", Duration.ofSeconds(60),
+        list -> lateIds(list).containsAll(stream.lateIds));
+    assertThat(lateIds(dead)).isEqualTo(stream.lateIds);
+  }
+
+  private static Set<String> lateIds(List<TopicProbe.Message> dead) {
+    return dead.stream().map(m -> new JsonObject(m.value()))
+        .filter(j -> j.getString("reason").startsWith("late"))
+        .map(j -> new JsonObject(j.getString("input")).getString("txn_id"))
+        .collect(Collectors.toSet());
+  }
+
+  private List<String> differences(ServiceProcess aggregate, PaymentStream stream) throws Exception {
+    List<String> out = new ArrayList<>();
+    for (Map.Entry<String, Map<String, TreeMap<Long, PaymentStream.Expected>>> byAggregation : stream.truth.entrySet()) {
+      for (Map.Entry<String, TreeMap<Long, PaymentStream.Expected>> byGroup : byAggregation.getValue().entrySet()) {
+        String url = aggregate.url("/aggregates/" + byAggregation.getKey() + "/" + URLEncoder.encode(byGroup.getKey(), StandardCharsets.UTF_8));
+        HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build(),
+            HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+          out.add(url + " answered " + response.statusCode());
+          continue;
+        }
+        Map<Long, JsonObject> actual = new HashMap<>();
+        JsonArray windows = new JsonObject(response.body()).getJsonArray("windows");
+        for (int i = 0; i < windows.size(); i++) {
+          actual.put(windows.getJsonObject(i).getLong("start"), windows.getJsonObject(i).getJsonObject("measures"));
+        }
+        compare(byAggregation.getKey(), byGroup.getKey(), byGroup.getValue(), actual, out);
+        if (out.size() > 20) {
+          return out;
+        }
+      }
+    }
+    return out;
+  }
+
+  private static void compare(String aggregation, String group, TreeMap<Long, PaymentStream.Expected> expected,
+      Map<Long, JsonObject> actual, List<String> out) {
+    if (!actual.keySet().equals(expected.keySet())) {
+      out.add(aggregation + "/" + group + ": windows " + new TreeMap<>(actual).keySet() + " expected " + expected.keySet());
+      return;
+    }
+    expected.forEach((start, e) -> {
+      JsonObject m = actual.get(start);
+      String where = aggregation + "/" + group + "@" + start;
+      if (m.getLong("count") != e.count) {
+        out.add(where + ": count " + m.getLong("count") + " expected " + e.count);
+      }
+      if (Math.abs(m.getDouble("total") - e.total) > 1e-6 * Math.max(1, Math.abs(e.total))) {
+        out.add(where + ": total " + m.getDouble("total") + " expected " + e.total);
+      }
+      if (aggregation.equals("spend_by_card")) {
+        if (m.getDouble("largest") != e.largest) {
+          out.add(where + ": largest " + m.getDouble("largest") + " expected " + e.largest);
+        }
+        long distinct = m.getLong("merchants");
+        if (Math.abs(distinct - e.merchants.size()) > Math.max(1, e.merchants.size() * 0.02)) {
+          out.add(where + ": merchants " + distinct + " expected about " + e.merchants.size());
+        }
+      } else if (Math.abs(m.getDouble("mean") - e.total / e.count) > 1e-6 * Math.max(1, e.total / e.count)) {
+        out.add(where + ": mean " + m.getDouble("mean") + " expected " + e.total / e.count);
+      }
+    });
+  }
+
+  private static void load(ServiceProcess enrich, String lookup, String type, String body, int rows) throws Exception {
+    HttpResponse<String> response = post(enrich.url("/reference/" + lookup), type, body, TOKEN);
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    assertThat(new JsonObject(response.body()).getLong("loaded")).isEqualTo(rows);
+  }
+
+  private static HttpResponse<String> post(String url, String type, String body, String token) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
+        .header("Content-Type", type).POST(HttpRequest.BodyPublishers.ofString(body));
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
+    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static String pipelineYaml(String name) {
+    return """
+        pipeline: %1$s
+        schema:
+          id: txn_id
+          key: card_id
+          time: ts
+          fields:
+            card_id: string
+            merchant_id: string
+            amount: number
+        lookups:
+          - {name: merchant, by: merchant_id, fields: [name, category, country, risk], onMissing: pass}
+          - {name: blocked_cards, kind: set, by: card_id, action: drop}
+        aggregations:
+          - name: spend_by_card
+            groupBy: [card_id]
+            window: {tumbling: 1h}
+            allowedLateness: 10m
+            retention: 7d
+            measures: {count: count(), total: sum(amount), largest: max(amount), merchants: distinct(merchant_id)}
+          - name: spend_by_category
+            groupBy: [merchant.category]
+            window: {hopping: 5m, every: 1m}
+            allowedLateness: 30s
+            retention: 24h
+            measures: {count: count(), total: sum(amount), mean: avg(amount)}
+        buses:
+          ingested: kafka:%1$s.ingested
+          enriched: kafka:%1$s.enriched
+          updates: kafka:%1$s.updates
+          deadLetter: kafka:%1$s.dlq
+        """.formatted(name);
+  }
+
+  private static int freePort() throws Exception {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+}

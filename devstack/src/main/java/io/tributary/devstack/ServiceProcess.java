@@ -1,0 +1,123 @@
+package io.tributary.devstack;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A service run as its own JVM on the test's classpath, so a test can SIGKILL it mid-stream the way
+ * a machine dies, and start a replacement. Output goes to a log file next to the test's reports.
+ */
+public final class ServiceProcess implements AutoCloseable {
+
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+
+  private final String mainClass;
+  private final List<String> args;
+  private final Map<String, String> env;
+  private final int port;
+  private final Path log;
+  private Process process;
+  private int starts;
+
+  public ServiceProcess(String mainClass, List<String> args, Map<String, String> env, int port, Path log) {
+    this.mainClass = mainClass;
+    this.args = args;
+    this.env = env;
+    this.port = port;
+    this.log = log;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public String url(String path) {
+    return "http://127.0.0.1:" + port + path;
+  }
+
+  /** Starts the JVM and waits until /health/ready answers 200. */
+  public synchronized ServiceProcess start(Duration readyWithin) {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), mainClass));
+    command.addAll(args);
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    builder.environment().putAll(env);
+    builder.environment().put("TRIBUTARY_HTTP_PORT", String.valueOf(port));
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    starts++;
+    long deadline = System.nanoTime() + readyWithin.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException(mainClass + " exited with " + process.exitValue() + "; see " + log);
+      }
+      if (status("/health/ready") == 200) {
+        return this;
+      }
+      sleep(100);
+    }
+    throw new IllegalStateException(mainClass + " not ready within " + readyWithin + "; see " + log);
+  }
+
+  /** SIGKILL: no shutdown hook runs, nothing is flushed or committed. */
+  public synchronized void kill() {
+    if (process != null) {
+      process.destroyForcibly();
+      try {
+        process.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  public int starts() {
+    return starts;
+  }
+
+  public int status(String path) {
+    try {
+      return HTTP.send(HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(5)).GET().build(),
+          HttpResponse.BodyHandlers.discarding()).statusCode();
+    } catch (IOException | InterruptedException e) {
+      return -1;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within 20 s. */
+  @Override
+  public synchronized void close() {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      try {
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
