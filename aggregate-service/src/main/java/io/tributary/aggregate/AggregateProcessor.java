@@ -56,7 +56,9 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
   private final String timeField;
   private final String idField;
   private final Set<String> paths = new LinkedHashSet<>();
+  private final Set<String> requiredNumeric = new java.util.HashSet<>();
   private final Map<Integer, Position> positions = new ConcurrentHashMap<>();
+  private Future<Void> updatesInFlight = Future.succeededFuture();
 
   AggregateProcessor(Pipeline pipeline, StateStore store, BusPublisher publisher, StageMetrics metrics) {
     this.aggregations = pipeline.aggregations();
@@ -71,6 +73,8 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
       paths.addAll(a.groupBy());
       a.measures().values().stream().map(Measure::field).filter(f -> f != null).forEach(paths::add);
     }
+    pipeline.schema().fields().values().stream().filter(f -> f.required() && f.type().isNumeric())
+        .forEach(f -> requiredNumeric.add(f.name()));
     paths.add(idField);
     if (timeField != null) {
       paths.add(timeField);
@@ -115,12 +119,15 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     for (TopicPartition tp : records.partitions()) {
       partitions.add(processPartition(tp, records.records(tp), seeks, updateMessages));
     }
-    return Future.all(partitions)
-        .compose(done -> publisher.publish(updateMessages))
-        .map(v -> {
-          metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-          return seeks;
-        });
+    return Future.all(partitions).compose(done -> {
+      // The state is applied; its updates go out while the next batch is read. At most one batch of
+      // updates is outstanding, so memory stays bounded and updates keep their order.
+      Future<Void> previous = updatesInFlight;
+      updatesInFlight = previous.transform(ignored -> publisher.publish(updateMessages)
+          .onFailure(e -> LOG.warn("{} window updates not published: {}", updateMessages.size(), e.getMessage())));
+      metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      return previous.transform(ignored -> Future.succeededFuture((Map<TopicPartition, Long>) seeks));
+    });
   }
 
   private Future<Void> processPartition(TopicPartition tp, List<ConsumerRecord<String, byte[]>> records,
@@ -150,7 +157,7 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     Map<Long, List<String>> candidates = new HashMap<>();
     facts.forEach(f -> candidates.computeIfAbsent(BatchPlan.dedupBucket(f.time()), b -> new ArrayList<>()).add(f.id()));
     return store.seen(partition, candidates).compose(seen -> {
-      BatchPlan plan = BatchPlan.of(aggregations, expected, facts, seen);
+      BatchPlan plan = BatchPlan.of(aggregations, requiredNumeric, expected, facts, seen);
       Map<Long, ConsumerRecord<String, byte[]>> byOffset = new HashMap<>();
       if (!plan.late().isEmpty()) {
         records.forEach(r -> byOffset.put(r.offset(), r));
@@ -176,9 +183,10 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
             metrics.out(plan.applied());
             metrics.duplicates(plan.duplicates());
             metrics.deadLettered(dead.size());
+            String oldestAccepted = oldestAccepted(records);
             for (WindowState w : ((StateStore.Ok) applied).changed()) {
               synchronized (updateMessages) {
-                updateMessages.add(update(w, partition));
+                updateMessages.add(update(w, partition, oldestAccepted));
               }
             }
             return null;
@@ -214,7 +222,23 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     }
   }
 
-  private BusMessage update(WindowState w, int partition) {
+  /** When ingest accepted the oldest event of the batch: the start of the end-to-end latency its updates report. */
+  private static String oldestAccepted(List<ConsumerRecord<String, byte[]>> records) {
+    long oldest = Long.MAX_VALUE;
+    for (ConsumerRecord<String, byte[]> record : records) {
+      String accepted = header(record, EventHeaders.ACCEPTED);
+      if (accepted != null) {
+        try {
+          oldest = Math.min(oldest, Long.parseLong(accepted));
+        } catch (NumberFormatException ignored) {
+          // a producer other than ingest wrote a bad header; it only affects latency reporting
+        }
+      }
+    }
+    return oldest == Long.MAX_VALUE ? "" : Long.toString(oldest);
+  }
+
+  private BusMessage update(WindowState w, int partition, String oldestAccepted) {
     JsonObject body = new JsonObject()
         .put("aggregation", w.aggregation())
         .put("group", w.group())
@@ -224,7 +248,8 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
         .put("version", w.version())
         .put("measures", new JsonObject(new java.util.LinkedHashMap<>(w.measures())));
     return new BusMessage(updates, w.aggregation() + "|" + w.group(), body.toBuffer().getBytes(),
-        Map.of("tributary-window", Long.toString(w.start()), "tributary-partition", Integer.toString(partition)));
+        Map.of("tributary-window", Long.toString(w.start()), "tributary-partition", Integer.toString(partition),
+            EventHeaders.ACCEPTED, oldestAccepted));
   }
 
   private static String header(ConsumerRecord<String, byte[]> record, String name) {

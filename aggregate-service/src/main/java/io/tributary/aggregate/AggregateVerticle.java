@@ -49,6 +49,7 @@ public final class AggregateVerticle extends VerticleBase {
       return Future.failedFuture("aggregate reads its input from Kafka; buses.enriched is " + input);
     }
     store = new RedisStateStore(RedisClients.create(vertx, service.config()), service.pipeline().name(),
+        service.pipeline().schema().keyField(),
         service.pipeline().aggregations());
     List<BusRef> outputs = List.of(service.pipeline().buses().updates(), service.pipeline().buses().deadLetter());
     return OutputBuses.create(vertx, service.config(), service.instanceId(), outputs)
@@ -66,7 +67,7 @@ public final class AggregateVerticle extends VerticleBase {
           AggregateProcessor processor = new AggregateProcessor(service.pipeline(), store, buses, service.metrics());
           consumer = new ConsumerLoop("aggregate",
               KafkaSettings.consumer(service.config(), service.instanceId(), service.pipeline().consumerGroup("aggregate")),
-              List.of(input.target()), context, processor, processor, ConsumerLoop.CommitMode.EXTERNAL,
+              List.of(input.target()), context, processor, processor, ConsumerLoop.CommitMode.EXTERNAL, 1,
               service.control(), service.metrics());
           service.control().addStatus(() -> new JsonObject()
               .put("assignedPartitions", consumer.assignedPartitions())

@@ -46,6 +46,12 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
     this.metrics = metrics;
   }
 
+  /**
+   * Completes once the previous batch handed its output to the publisher, and fails if it failed:
+   * batches in flight at once publish in poll order, and none publishes after one that failed.
+   */
+  private Future<Void> previousHandedOver = Future.succeededFuture();
+
   private record Scanned(ConsumerRecord<String, byte[]> record, EventScanner.Scan scan) {
   }
 
@@ -74,7 +80,10 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
     }
     metrics.in(records.count());
     metrics.batch(records.count());
-    return resolver.resolve(wanted).compose(found -> {
+    Future<Void> turn = previousHandedOver;
+    io.vertx.core.Promise<Void> handedOver = io.vertx.core.Promise.promise();
+    previousHandedOver = handedOver.future();
+    return resolver.resolve(wanted).compose(found -> turn.map(v -> found)).onFailure(handedOver::tryFail).compose(found -> {
       int emitted = 0;
       for (Scanned event : events) {
         Decision decision = enricher.decide(event.scan().values(), found);
@@ -89,7 +98,9 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
         }
       }
       int sent = emitted;
-      return publisher.publish(out).map(v -> {
+      Future<Void> acknowledged = publisher.publish(out);
+      handedOver.tryComplete();
+      return acknowledged.map(v -> {
         metrics.out(sent);
         metrics.processingLatency().record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
         return Map.<TopicPartition, Long>of();

@@ -59,7 +59,8 @@ public final class EnrichVerticle extends VerticleBase {
           consumer = new ConsumerLoop("enrich",
               KafkaSettings.consumer(service.config(), service.instanceId(), service.pipeline().consumerGroup("enrich")),
               List.of(input.target()), context, new EnrichProcessor(service.pipeline(), resolver, buses, service.metrics()),
-              new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.KAFKA, service.control(), service.metrics());
+              new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.KAFKA,
+              service.config().getInt("kafka.maxInFlightBatches"), service.control(), service.metrics());
           service.control().addStatus(() -> new JsonObject()
               .put("assignedPartitions", consumer.assignedPartitions())
               .put("counters", service.metrics().counters()));

@@ -28,7 +28,7 @@ final class KafkaSource {
           }
           return intake.accept(events, "kafka").map(outcome -> Map.<TopicPartition, Long>of());
         },
-        new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.KAFKA, service.control(), service.metrics());
+        new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.KAFKA, 1, service.control(), service.metrics());
   }
 
   void start() {

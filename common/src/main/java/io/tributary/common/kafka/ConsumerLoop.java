@@ -7,6 +7,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.json.JsonArray;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -77,6 +78,8 @@ public final class ConsumerLoop {
   private final CommitMode commitMode;
   private final StageControl control;
   private final StageMetrics metrics;
+  private final int maxInFlight;
+  private final java.util.ArrayDeque<InFlight> inFlight = new java.util.ArrayDeque<>();
   private final Map<TopicPartition, OffsetAndMetadata> processed = new HashMap<>();
   private final Promise<Void> stopped = Promise.promise();
   private volatile boolean stopping;
@@ -84,9 +87,18 @@ public final class ConsumerLoop {
   private KafkaConsumer<String, byte[]> consumer;
   private Thread thread;
   private boolean consumerPaused;
+  private boolean inRebalance;
 
+  /** A batch handed to the processor whose outcome is not settled yet. */
+  private record InFlight(ConsumerRecords<String, byte[]> records, CompletableFuture<Map<TopicPartition, Long>> result) {
+  }
+
+  /**
+   * @param maxInFlight how many batches may be processing at once (1 for {@link CommitMode#EXTERNAL});
+   *     batches settle, and offsets commit, strictly in poll order
+   */
   public ConsumerLoop(String name, Map<String, String> config, List<String> topics, Context context, Processor processor,
-      Rebalance rebalance, CommitMode commitMode, StageControl control, StageMetrics metrics) {
+      Rebalance rebalance, CommitMode commitMode, int maxInFlight, StageControl control, StageMetrics metrics) {
     this.name = name;
     this.config = config;
     this.topics = topics;
@@ -94,6 +106,7 @@ public final class ConsumerLoop {
     this.processor = processor;
     this.rebalance = rebalance;
     this.commitMode = commitMode;
+    this.maxInFlight = commitMode == CommitMode.EXTERNAL ? 1 : Math.max(1, maxInFlight);
     this.control = control;
     this.metrics = metrics;
   }
@@ -141,6 +154,7 @@ public final class ConsumerLoop {
           continue;
         }
         updateLag();
+        backoffMs = settle(backoffMs);
         if (records.isEmpty()) {
           continue;
         }
@@ -149,26 +163,10 @@ public final class ConsumerLoop {
           rewind(records);
           continue;
         }
-        try {
-          Map<TopicPartition, Long> seeks = handOver(records);
-          remember(records, seeks);
-          seeks.forEach(consumer::seek);
-          if (commitMode == CommitMode.KAFKA) {
-            consumer.commitAsync(Map.copyOf(processed), (offsets, error) -> {
-              if (error != null) {
-                LOG.debug("async commit failed, the next commit covers it: {}", error.getMessage());
-              }
-            });
-          }
-          backoffMs = 0;
-        } catch (Exception e) {
-          backoffMs = backoffMs == 0 ? 250 : Math.min(backoffMs * 2, 10_000);
-          LOG.warn("{}: batch of {} records failed ({}); re-reading it in {} ms", name, records.count(),
-              rootMessage(e), backoffMs);
-          rewind(records);
-          sleepPolling(backoffMs);
-        }
+        inFlight.add(new InFlight(records, handOver(records)));
+        backoffMs = settle(backoffMs);
       }
+      drainAll();
       if (commitMode == CommitMode.KAFKA) {
         commitSync(processed);
       }
@@ -180,7 +178,7 @@ public final class ConsumerLoop {
     }
   }
 
-  private Map<TopicPartition, Long> handOver(ConsumerRecords<String, byte[]> records) throws Exception {
+  private CompletableFuture<Map<TopicPartition, Long>> handOver(ConsumerRecords<String, byte[]> records) {
     CompletableFuture<Map<TopicPartition, Long>> result = new CompletableFuture<>();
     context.runOnContext(v -> {
       Future<Map<TopicPartition, Long>> f;
@@ -197,7 +195,65 @@ public final class ConsumerLoop {
         }
       });
     });
-    return result.get(BATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    return result;
+  }
+
+  /**
+   * Settles batches in poll order: the finished ones at the head, and, while {@code maxInFlight} are
+   * processing, the oldest (blocking). Returns the backoff for the next failure.
+   */
+  private long settle(long backoffMs) {
+    while (!inFlight.isEmpty() && (inFlight.peek().result().isDone() || inFlight.size() >= maxInFlight)) {
+      InFlight head = inFlight.poll();
+      try {
+        Map<TopicPartition, Long> seeks = head.result().get(BATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        remember(head.records(), seeks);
+        seeks.forEach(consumer::seek);
+        if (commitMode == CommitMode.KAFKA) {
+          consumer.commitAsync(Map.copyOf(processed), (offsets, error) -> {
+            if (error != null) {
+              LOG.debug("async commit failed, the next commit covers it: {}", error.getMessage());
+            }
+          });
+        }
+        backoffMs = 0;
+      } catch (Exception e) {
+        backoffMs = backoffMs == 0 ? 250 : Math.min(backoffMs * 2, 10_000);
+        LOG.warn("{}: batch of {} records failed ({}); re-reading it in {} ms", name, head.records().count(),
+            rootMessage(e), backoffMs);
+        // Later batches did not publish (processors chain each batch on the one before), so read them again too.
+        List<ConsumerRecords<String, byte[]>> unsettled = new ArrayList<>();
+        unsettled.add(head.records());
+        while (!inFlight.isEmpty()) {
+          InFlight later = inFlight.poll();
+          awaitQuietly(later.result());
+          unsettled.add(later.records());
+        }
+        rewind(unsettled);
+        if (!inRebalance) {
+          sleepPolling(backoffMs);
+        }
+      }
+    }
+    return backoffMs;
+  }
+
+  /** Settles every batch in flight: before a commit on revoke or stop. */
+  private void drainAll() {
+    while (!inFlight.isEmpty()) {
+      settle(0);
+      if (!inFlight.isEmpty()) {
+        awaitQuietly(inFlight.peek().result());
+      }
+    }
+  }
+
+  private static void awaitQuietly(CompletableFuture<?> future) {
+    try {
+      future.get(BATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    } catch (Exception ignored) {
+      // its records are read again
+    }
   }
 
   private void remember(ConsumerRecords<String, byte[]> records, Map<TopicPartition, Long> seeks) {
@@ -211,11 +267,22 @@ public final class ConsumerLoop {
   }
 
   private void rewind(ConsumerRecords<String, byte[]> records) {
-    for (TopicPartition tp : records.partitions()) {
-      if (consumer.assignment().contains(tp)) {
-        consumer.seek(tp, records.records(tp).get(0).offset());
+    rewind(List.of(records));
+  }
+
+  /** Seeks each partition back to its first record in the earliest of these batches. */
+  private void rewind(List<ConsumerRecords<String, byte[]>> batches) {
+    Map<TopicPartition, Long> first = new HashMap<>();
+    for (ConsumerRecords<String, byte[]> records : batches) {
+      for (TopicPartition tp : records.partitions()) {
+        first.putIfAbsent(tp, records.records(tp).get(0).offset());
       }
     }
+    first.forEach((tp, offset) -> {
+      if (consumer.assignment().contains(tp)) {
+        consumer.seek(tp, offset);
+      }
+    });
   }
 
   /** Waits out a backoff without leaving the group: partitions paused, poll still called. */
@@ -292,6 +359,12 @@ public final class ConsumerLoop {
   private final class Listener implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      inRebalance = true;
+      try {
+        drainAll();
+      } finally {
+        inRebalance = false;
+      }
       if (commitMode == CommitMode.KAFKA) {
         Map<TopicPartition, OffsetAndMetadata> revoked = new HashMap<>();
         partitions.forEach(tp -> {

@@ -51,6 +51,8 @@ public final class KafkaSettings {
     p.put("auto.offset.reset", "earliest");
     p.put("isolation.level", "read_committed");
     p.put("max.poll.records", config.get("kafka.maxPollRecords"));
+    p.put("fetch.min.bytes", config.get("kafka.fetchMinBytes"));
+    p.put("fetch.max.wait.ms", "20");
     p.put("request.timeout.ms", config.get("kafka.requestTimeoutMs"));
     p.put("default.api.timeout.ms", String.valueOf(config.getInt("kafka.requestTimeoutMs") * 2));
     p.put("reconnect.backoff.max.ms", "2000");

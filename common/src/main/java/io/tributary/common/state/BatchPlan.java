@@ -45,6 +45,22 @@ public final class BatchPlan {
    * @param seen ids of this batch that the store has applied before
    */
   public static BatchPlan of(List<Aggregation> aggregations, Position from, List<EventFacts> events, Set<String> seen) {
+    return of(aggregations, Set.of(), from, events, seen);
+  }
+
+  /**
+   * @param requiredNumeric fields every event carries as a number (required numeric schema fields);
+   *     measures over them need no count of values of their own
+   */
+  public static BatchPlan of(List<Aggregation> aggregations, Set<String> requiredNumeric, Position from, List<EventFacts> events,
+      Set<String> seen) {
+    Map<String, Set<String>> countsEqualEvents = new HashMap<>();
+    for (Aggregation a : aggregations) {
+      Set<String> measures = new java.util.HashSet<>();
+      a.measures().values().stream().filter(m -> m.field() != null && requiredNumeric.contains(m.field()))
+          .forEach(m -> measures.add(m.name()));
+      countsEqualEvents.put(a.name(), measures);
+    }
     BatchPlan plan = new BatchPlan(from.streamTime());
     java.util.HashSet<String> inBatch = new java.util.HashSet<>();
     for (EventFacts event : events) {
@@ -64,7 +80,7 @@ public final class BatchPlan {
         for (long start : Windows.starts(aggregation.window(), event.time())) {
           if (Windows.open(start, aggregation.window(), aggregation.allowedLateness().toMillis(), plan.streamTime)) {
             plan.deltas.computeIfAbsent(aggregation.name() + '\u0000' + start + '\u0000' + group,
-                k -> new WindowDelta(aggregation, start, group)).add(event.values());
+                k -> new WindowDelta(aggregation, start, group, countsEqualEvents.get(aggregation.name()))).add(event.values());
             fitted = true;
           }
         }

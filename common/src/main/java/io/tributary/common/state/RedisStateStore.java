@@ -34,9 +34,11 @@ public final class RedisStateStore implements StateStore {
   private final Redis redis;
   private final StateKeys keys;
   private final long dedupMillis;
+  private final String keyField;
 
-  public RedisStateStore(Redis redis, String pipeline, List<Aggregation> aggregations) {
+  public RedisStateStore(Redis redis, String pipeline, String keyField, List<Aggregation> aggregations) {
     this.redis = redis;
+    this.keyField = keyField;
     this.keys = new StateKeys(pipeline);
     this.dedupMillis = aggregations.stream().mapToLong(a -> a.retention().toMillis()).max().orElse(Duration.ofDays(1).toMillis());
   }
@@ -110,7 +112,10 @@ public final class RedisStateStore implements StateStore {
       op(ops, "I", "count", Long.toString(d.count()));
       d.sums().forEach((m, v) -> {
         op(ops, "F", "sum:" + m, Double.toString(v));
-        op(ops, "I", "n:" + m, Long.toString(d.counts().get(m)));
+        Long n = d.counts().get(m);
+        if (n != null) {
+          op(ops, "I", "n:" + m, Long.toString(n));
+        }
       });
       d.mins().forEach((m, v) -> op(ops, "<", "min:" + m, Double.toString(v)));
       d.maxs().forEach((m, v) -> op(ops, ">", "max:" + m, Double.toString(v)));
@@ -129,11 +134,6 @@ public final class RedisStateStore implements StateStore {
           args.addAll(values);
         }
       }
-      args.add("Z");
-      args.add(key(keyList, keyIndex, keys.groupIndex(partition, a.name(), d.group())));
-      args.add(ttl);
-      args.add(Long.toString(d.start()));
-      args.add(Long.toString(d.start()));
       args.add("S");
       args.add(key(keyList, keyIndex, keys.windowGroups(partition, a.name(), d.start())));
       args.add(ttl);
@@ -155,6 +155,7 @@ public final class RedisStateStore implements StateStore {
       int at = 1;
       for (WindowDelta d : deltas) {
         Map<String, String> fields = flatHash(response.get(at++));
+        fields.putIfAbsent("count", "0");
         Map<String, Long> distinct = new HashMap<>();
         for (Measure m : d.aggregation().measures().values()) {
           if (m.function() == Measure.Function.DISTINCT) {
@@ -167,40 +168,70 @@ public final class RedisStateStore implements StateStore {
     });
   }
 
+  /**
+   * Reads the candidate windows of the range directly: every window start aligned to the advance,
+   * overlapping [from, to) and within the retention of the newest stream time. A group of the entity
+   * key lives in one partition, the one the producer's partitioner chose; other groups are read from
+   * every partition and merged.
+   */
   @Override
   public Future<List<WindowState>> windows(Aggregation aggregation, String group, long from, long to, int partitions) {
-    long size = aggregation.window().size().toMillis();
-    List<Request> ranges = new ArrayList<>();
-    for (int p = 0; p < partitions; p++) {
-      ranges.add(Request.cmd(Command.ZRANGEBYSCORE).arg(keys.groupIndex(p, aggregation.name(), group))
-          .arg("(" + (from - size)).arg("(" + to));
-    }
-    return redis.batch(ranges).compose(found -> {
-      Map<Long, List<Integer>> partitionsByStart = new TreeMap<>(java.util.Comparator.reverseOrder());
-      for (int p = 0; p < partitions; p++) {
-        for (Response start : found.get(p)) {
-          partitionsByStart.computeIfAbsent(start.toLong(), s -> new ArrayList<>()).add(p);
-        }
+    return streamTime(partitions).compose(streamTime -> {
+      if (streamTime == Long.MIN_VALUE) {
+        return Future.succeededFuture(List.<WindowState>of());
       }
+      long size = aggregation.window().size().toMillis();
+      long advance = aggregation.window().advance().toMillis();
+      long low = Math.max(from - size + 1, streamTime - aggregation.retention().toMillis());
+      long high = Math.min(to - 1, streamTime + size);
+      List<Integer> holders = partitionKeyed(aggregation) ? List.of(partitionOf(group, partitions)) : allPartitions(partitions);
       List<Target> targets = new ArrayList<>();
-      partitionsByStart.forEach((start, ps) -> targets.add(new Target(start, group, ps)));
+      for (long start = Math.floorDiv(high, advance) * advance; start >= low; start -= advance) {
+        targets.add(new Target(start, group, holders));
+      }
       return readAll(aggregation, targets);
     });
   }
 
-  @Override
-  public Future<List<WindowState>> currentWindow(Aggregation aggregation, int partitions) {
+  /** Whether the aggregation groups by the entity key alone, so each group lives in one partition. */
+  private boolean partitionKeyed(Aggregation aggregation) {
+    return aggregation.groupBy().size() == 1 && aggregation.groupBy().get(0).equals(keyField);
+  }
+
+  /** The partition Kafka's default partitioner gives a record with this key. */
+  static int partitionOf(String key, int partitions) {
+    return org.apache.kafka.common.utils.Utils.toPositive(
+        org.apache.kafka.common.utils.Utils.murmur2(key.getBytes(StandardCharsets.UTF_8))) % partitions;
+  }
+
+  private static List<Integer> allPartitions(int partitions) {
+    List<Integer> all = new ArrayList<>(partitions);
+    for (int p = 0; p < partitions; p++) {
+      all.add(p);
+    }
+    return all;
+  }
+
+  /** The largest stream time of any partition, or Long.MIN_VALUE when nothing was applied yet. */
+  private Future<Long> streamTime(int partitions) {
     List<Request> metas = new ArrayList<>();
     for (int p = 0; p < partitions; p++) {
       metas.add(Request.cmd(Command.HGET).arg(keys.meta(p)).arg("st"));
     }
-    return redis.batch(metas).compose(sts -> {
+    return redis.batch(metas).map(sts -> {
       long streamTime = Long.MIN_VALUE;
       for (Response st : sts) {
         if (st != null) {
           streamTime = Math.max(streamTime, st.toLong());
         }
       }
+      return streamTime;
+    });
+  }
+
+  @Override
+  public Future<List<WindowState>> currentWindow(Aggregation aggregation, int partitions) {
+    return streamTime(partitions).compose(streamTime -> {
       if (streamTime == Long.MIN_VALUE) {
         return Future.succeededFuture(List.<WindowState>of());
       }

@@ -38,11 +38,6 @@ public final class StateKeys {
     return base(partition) + "d:" + aggregation + ":" + start + ":" + measure + ":" + group;
   }
 
-  /** Sorted set of the window starts a group has, scored by start. */
-  public String groupIndex(int partition, String aggregation, String group) {
-    return base(partition) + "i:" + aggregation + ":" + group;
-  }
-
   /** Set of the groups a window has. */
   public String windowGroups(int partition, String aggregation, long start) {
     return base(partition) + "g:" + aggregation + ":" + start;

@@ -11,8 +11,9 @@ import java.util.Map;
 /**
  * The change one batch makes to one window of one group: counts and sums to add, extremes to fold
  * in, distinct values to add. Deltas of many events merge here before one store call applies them.
- * Field names are the stored ones: {@code count}, {@code sum:<measure>}, {@code n:<measure>},
- * {@code min:<measure>}, {@code max:<measure>}.
+ * Field names are the stored ones: {@code count} (which is also the window's version: every change
+ * adds events), {@code sum:<measure>}, {@code n:<measure>} (values counted, kept only when some event
+ * may lack one), {@code min:<measure>}, {@code max:<measure>}.
  */
 public final class WindowDelta {
 
@@ -26,8 +27,12 @@ public final class WindowDelta {
   private final Map<String, Double> maxs = new HashMap<>();
   private final Map<String, List<String>> distinct = new HashMap<>();
 
-  public WindowDelta(Aggregation aggregation, long start, String group) {
+  /** Measures over a required numeric field: every event has a value, so their value count is the event count. */
+  private final java.util.Set<String> countsEqualEvents;
+
+  public WindowDelta(Aggregation aggregation, long start, String group, java.util.Set<String> countsEqualEvents) {
     this.aggregation = aggregation;
+    this.countsEqualEvents = countsEqualEvents;
     this.start = start;
     this.group = group;
   }
@@ -49,7 +54,9 @@ public final class WindowDelta {
             switch (m.function()) {
               case SUM, AVG -> {
                 sums.merge(m.name(), v, Double::sum);
-                counts.merge(m.name(), 1L, Long::sum);
+                if (!countsEqualEvents.contains(m.name())) {
+                  counts.merge(m.name(), 1L, Long::sum);
+                }
               }
               case MIN -> mins.merge(m.name(), v, Math::min);
               case MAX -> maxs.merge(m.name(), v, Math::max);

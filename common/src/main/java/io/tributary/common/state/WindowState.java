@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * One window of one group as stored: the raw fields of the store (one partition's partial, or several
  * merged) turned into measure values. Merging partials is exact for count, sum, min, max and avg;
- * distinct counts come from the store's HyperLogLogs, merged register by register.
+ * distinct counts come from the store's HyperLogLogs, merged register by register. The version is the
+ * event count, which grows with every change.
  */
 public record WindowState(String aggregation, String group, long start, long end, Map<String, Object> measures, long version) {
 
@@ -23,8 +24,9 @@ public record WindowState(String aggregation, String group, long start, long end
     Map<String, Double> mins = new LinkedHashMap<>();
     Map<String, Double> maxs = new LinkedHashMap<>();
     for (Map<String, String> partial : partials) {
-      count += parseLong(partial.get("count"));
-      version += parseLong(partial.get("v"));
+      long partialCount = parseLong(partial.get("count"));
+      count += partialCount;
+      version += partialCount;
       for (Measure m : aggregation.measures().values()) {
         String name = m.name();
         switch (m.function()) {
@@ -32,7 +34,8 @@ public record WindowState(String aggregation, String group, long start, long end
             Double s = WindowDelta.number(partial.get("sum:" + name));
             if (s != null) {
               sums.merge(name, s, Double::sum);
-              ns.merge(name, parseLong(partial.get("n:" + name)), Long::sum);
+              String n = partial.get("n:" + name);
+              ns.merge(name, n == null ? partialCount : parseLong(n), Long::sum);
             }
           }
           case MIN -> {

@@ -47,11 +47,20 @@ class BatchPlanTest {
     assertThat(c1.start()).isEqualTo(10 * H);
     assertThat(c1.count()).isEqualTo(2);
     assertThat(c1.sums()).containsEntry("total", 12.5).containsEntry("mean", 12.5);
+    assertThat(c1.counts()).containsEntry("total", 2L);
     assertThat(c1.mins()).containsEntry("low", 5.0);
     assertThat(c1.maxs()).containsEntry("high", 7.5);
     assertThat(c1.distinct().get("shops")).containsExactly("S1", "S2");
     assertThat(plan.deltas()).noneMatch(d -> d.aggregation().name().equals("by_cat"));
     assertThat(plan.newIds().values().stream().flatMap(List::stream)).containsExactlyInAnyOrder("1", "2", "3");
+  }
+
+  @Test
+  void measuresOverRequiredNumbersKeepNoValueCountOfTheirOwn() {
+    BatchPlan plan = BatchPlan.of(PIPELINE.aggregations(), Set.of("amount"), Position.NONE,
+        List.of(event("1", H, "C1", "5", null)), Set.of());
+    assertThat(plan.deltas().get(0).counts()).isEmpty();
+    assertThat(plan.deltas().get(0).sums()).containsEntry("total", 5.0);
   }
 
   @Test
