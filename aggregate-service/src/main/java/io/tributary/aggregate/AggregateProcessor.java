@@ -46,6 +46,7 @@ import org.slf4j.LoggerFactory;
 final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.Rebalance {
 
   private static final Logger LOG = LoggerFactory.getLogger(AggregateProcessor.class);
+  private static final long STORE_TIMEOUT_SECONDS = 10;
 
   private final List<Aggregation> aggregations;
   private final StateStore store;
@@ -156,7 +157,9 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     long nextOffset = records.get(records.size() - 1).offset() + 1;
     Map<Long, List<String>> candidates = new HashMap<>();
     facts.forEach(f -> candidates.computeIfAbsent(BatchPlan.dedupBucket(f.time()), b -> new ArrayList<>()).add(f.id()));
-    return store.seen(partition, candidates).compose(seen -> {
+    // Bounded waits: a Redis connection that dies mid-request may never answer (vertx-redis-client#375);
+    // an apply that times out but ran anyway is caught by the position check of the retry.
+    return store.seen(partition, candidates).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).compose(seen -> {
       BatchPlan plan = BatchPlan.of(aggregations, requiredNumeric, expected, facts, seen);
       Map<Long, ConsumerRecord<String, byte[]>> byOffset = new HashMap<>();
       if (!plan.late().isEmpty()) {
@@ -169,7 +172,7 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
       }
       long applyStart = System.nanoTime();
       return publisher.publish(dead)
-          .compose(v -> store.apply(partition, expected, nextOffset, plan))
+          .compose(v -> store.apply(partition, expected, nextOffset, plan).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS))
           .map(applied -> {
             metrics.storeLatency().record(System.nanoTime() - applyStart, TimeUnit.NANOSECONDS);
             if (applied instanceof StateStore.Conflict conflict) {

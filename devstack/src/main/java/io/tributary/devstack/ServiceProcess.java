@@ -22,6 +22,7 @@ public final class ServiceProcess implements AutoCloseable {
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
 
   private final String mainClass;
+  private final List<String> launch;
   private final List<String> args;
   private final Map<String, String> env;
   private final int port;
@@ -29,8 +30,19 @@ public final class ServiceProcess implements AutoCloseable {
   private Process process;
   private int starts;
 
+  /** A service whose main class is on the test's classpath. */
   public ServiceProcess(String mainClass, List<String> args, Map<String, String> env, int port, Path log) {
-    this.mainClass = mainClass;
+    this(mainClass, List.of("-cp", System.getProperty("java.class.path"), mainClass), args, env, port, log);
+  }
+
+  /** A service run from its built jar ({@code java -jar}), on a classpath of its own. */
+  public static ServiceProcess fromJar(Path jar, List<String> args, Map<String, String> env, int port, Path log) {
+    return new ServiceProcess(jar.getFileName().toString(), List.of("-jar", jar.toString()), args, env, port, log);
+  }
+
+  private ServiceProcess(String name, List<String> launch, List<String> args, Map<String, String> env, int port, Path log) {
+    this.mainClass = name;
+    this.launch = launch;
     this.args = args;
     this.env = env;
     this.port = port;
@@ -48,7 +60,8 @@ public final class ServiceProcess implements AutoCloseable {
   /** Starts the JVM and waits until /health/ready answers 200. */
   public synchronized ServiceProcess start(Duration readyWithin) {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), mainClass));
+        "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+    command.addAll(launch);
     command.addAll(args);
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

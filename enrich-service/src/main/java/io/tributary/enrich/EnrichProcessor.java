@@ -50,7 +50,11 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
    * Completes once the previous batch handed its output to the publisher, and fails if it failed:
    * batches in flight at once publish in poll order, and none publishes after one that failed.
    */
+  private static final long STORE_TIMEOUT_SECONDS = 10;
+
   private Future<Void> previousHandedOver = Future.succeededFuture();
+  /** Batches in flight; when none is, a new batch starts a fresh chain (the loop re-reads after a failure only then). */
+  private int pending;
 
   private record Scanned(ConsumerRecord<String, byte[]> record, EventScanner.Scan scan) {
   }
@@ -80,10 +84,14 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
     }
     metrics.in(records.count());
     metrics.batch(records.count());
-    Future<Void> turn = previousHandedOver;
+    Future<Void> turn = pending == 0 ? Future.succeededFuture() : previousHandedOver;
     io.vertx.core.Promise<Void> handedOver = io.vertx.core.Promise.promise();
     previousHandedOver = handedOver.future();
-    return resolver.resolve(wanted).compose(found -> turn.map(v -> found)).onFailure(handedOver::tryFail).compose(found -> {
+    pending++;
+    // A bounded wait: a Redis connection that dies mid-request may never answer (vertx-redis-client#375).
+    Future<Map<TopicPartition, Long>> done = resolver.resolve(wanted).timeout(STORE_TIMEOUT_SECONDS, java.util.concurrent.TimeUnit.SECONDS)
+        .compose(found -> turn.map(v -> found))
+        .onFailure(handedOver::tryFail).compose(found -> {
       int emitted = 0;
       for (Scanned event : events) {
         Decision decision = enricher.decide(event.scan().values(), found);
@@ -106,6 +114,8 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
         return Map.<TopicPartition, Long>of();
       });
     });
+    done.onComplete(ar -> pending--);
+    return done;
   }
 
   /** Appends to the original bytes; only an event that already carries an added name is decoded and rewritten. */

@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
 public final class ConsumerLoop {
 
   private static final Logger LOG = LoggerFactory.getLogger(ConsumerLoop.class);
-  private static final long BATCH_TIMEOUT_SECONDS = 60;
+  private static final long BATCH_TIMEOUT_SECONDS = 30;
 
   public enum CommitMode { KAFKA, EXTERNAL }
 
