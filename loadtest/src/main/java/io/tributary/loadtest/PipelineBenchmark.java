@@ -49,7 +49,8 @@ public final class PipelineBenchmark {
   private static final Pattern METRIC = Pattern.compile("^(tributary_events_in_total|tributary_events_out_total|tributary_consumer_lag)\\{([^}]*)\\} ([0-9.eE+-]+)$");
 
   private final Map<String, String> options;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(5)).build();
 
   private PipelineBenchmark(Map<String, String> options) {
     this.options = options;
