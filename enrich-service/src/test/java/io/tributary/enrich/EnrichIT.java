@@ -182,6 +182,8 @@ class EnrichIT {
         assertThat(e.getValue().getJsonObject("merchant").getMap()).as(e.getKey()).isEqualTo(Map.of(
             "name", "Merchant " + m, "category", "cat-" + (m % 20), "country", country(m), "risk", String.valueOf(m % 5)));
       });
+    } finally {
+      stack.deleteRedisKeys(stack.redisUri(), "tributary:bulk_it:*");
     }
   }
 
