@@ -27,11 +27,15 @@ import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The ingest stage against a real Kafka and RabbitMQ: HTTP intake, validation, dead letters, sources, Kafka outages. */
 @ExtendWith(DevStackExtension.class)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class IngestIT {
 
   private static final String NDJSON = "application/x-ndjson";
@@ -178,6 +182,7 @@ class IngestIT {
   }
 
   @Test
+  @Order(Integer.MAX_VALUE)
   void whenKafkaStopsMidStreamClientsGet503AndNothingAcceptedIsLost(DevStack stack) throws Exception {
     Set<String> acknowledged = new HashSet<>();
     List<Integer> statuses = new ArrayList<>();

@@ -66,9 +66,17 @@ public final class KafkaPublisher implements BusPublisher {
     };
     try {
       sender.execute(() -> {
-        for (BusMessage message : messages) {
+        for (int i = 0; i < messages.size(); i++) {
+          if (firstError.get() != null) {
+            // send() already failed for this batch (no metadata: Kafka is away). Each further call
+            // would block for max.block.ms, so fail the rest of the batch at once.
+            if (remaining.addAndGet(-(messages.size() - i)) == 0) {
+              done.run();
+            }
+            return;
+          }
           try {
-            producer.send(record(message), (metadata, error) -> {
+            producer.send(record(messages.get(i)), (metadata, error) -> {
               if (error != null) {
                 firstError.compareAndSet(null, error);
               }
