@@ -62,6 +62,7 @@ public final class AggregateVerticle extends VerticleBase {
           admin = created;
           topics = new Topics(vertx, admin, service.config()).ensure(
               Stream.concat(Stream.of(input), outputs.stream()).filter(BusRef::isKafka).map(BusRef::target).distinct().toList());
+          service.readiness().register(topics.check());
           topics.partitions(input.target()).onSuccess(n -> partitions = n);
           initStore(500);
           AggregateProcessor processor = new AggregateProcessor(service.pipeline(), store, buses, service.metrics());

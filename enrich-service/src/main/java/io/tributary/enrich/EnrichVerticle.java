@@ -56,6 +56,7 @@ public final class EnrichVerticle extends VerticleBase {
           admin = created;
           topics = new Topics(vertx, admin, service.config()).ensure(
               Stream.concat(Stream.of(input), outputs.stream()).filter(BusRef::isKafka).map(BusRef::target).distinct().toList());
+          service.readiness().register(topics.check());
           consumer = new ConsumerLoop("enrich",
               KafkaSettings.consumer(service.config(), service.instanceId(), service.pipeline().consumerGroup("enrich")),
               List.of(input.target()), context, new EnrichProcessor(service.pipeline(), resolver, buses, service.metrics()),

@@ -45,6 +45,7 @@ public final class IngestVerticle extends VerticleBase {
         .compose(created -> {
           admin = created;
           topics = new Topics(vertx, admin, service.config()).ensure(kafkaTopics());
+          service.readiness().register(topics.check());
           EventIntake intake = new EventIntake(service.pipeline(), buses, service.metrics());
           service.control().addStatus(() -> new io.vertx.core.json.JsonObject().put("counters", service.metrics().counters()));
           startSources(intake);

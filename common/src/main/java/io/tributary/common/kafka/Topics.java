@@ -49,6 +49,21 @@ public final class Topics {
     return ready.future();
   }
 
+  /** A readiness check: the stage is not ready to read or write before its topics exist. */
+  public io.tributary.common.health.DependencyCheck check() {
+    return new io.tributary.common.health.DependencyCheck() {
+      @Override
+      public String name() {
+        return "topics";
+      }
+
+      @Override
+      public Future<Void> check() {
+        return ready.future().isComplete() ? ready.future() : Future.failedFuture("creating the stage's Kafka topics");
+      }
+    };
+  }
+
   /** The partition count of {@code topic}, once it exists. */
   public Future<Integer> partitions(String topic) {
     return ready().compose(v -> KafkaFutures.toFuture(context, admin.describeTopics(List.of(topic)).allTopicNames()))

@@ -46,7 +46,15 @@ public final class Harness {
     ServiceConfig config = ServiceConfig.load(stage.name(), null, all::get);
     ServiceLauncher.Running running = ServiceLauncher.start(stage, config, pipeline)
         .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    return new Service(running, port);
+    Service service = new Service(running, port);
+    await(stage.name() + " ready", Duration.ofSeconds(60), () -> {
+      try {
+        return send(HttpRequest.newBuilder(URI.create(service.url("/health/ready"))).GET()).statusCode() == 200;
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    return service;
   }
 
   public static HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
