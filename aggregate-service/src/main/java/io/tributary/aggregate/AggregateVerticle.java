@@ -1,11 +1,10 @@
 package io.tributary.aggregate;
 
 import io.tributary.common.ServiceContext;
-import io.tributary.common.bus.OutputBuses;
+import io.tributary.common.StageClients;
 import io.tributary.common.http.ServiceHttpServer;
 import io.tributary.common.kafka.ConsumerLoop;
 import io.tributary.common.kafka.KafkaSettings;
-import io.tributary.common.kafka.Topics;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.redis.RedisClients;
 import io.tributary.common.state.RedisStateStore;
@@ -14,8 +13,6 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
-import java.util.stream.Stream;
-import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,9 +27,7 @@ public final class AggregateVerticle extends VerticleBase {
   private final ServiceContext service;
   private final ServiceHttpServer http;
   private StateStore store;
-  private OutputBuses buses;
-  private Admin admin;
-  private Topics topics;
+  private StageClients clients;
   private ConsumerLoop consumer;
   private volatile int partitions;
 
@@ -52,20 +47,13 @@ public final class AggregateVerticle extends VerticleBase {
         service.pipeline().schema().keyField(),
         service.pipeline().aggregations());
     List<BusRef> outputs = List.of(service.pipeline().buses().updates(), service.pipeline().buses().deadLetter());
-    return OutputBuses.create(vertx, service.config(), service.instanceId(), outputs)
+    return StageClients.start(vertx, service, List.of(input), outputs)
         .compose(created -> {
-          buses = created;
-          return vertx.executeBlocking(() -> Admin.create(new java.util.HashMap<>(
-              KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))));
-        })
-        .compose(created -> {
-          admin = created;
-          topics = new Topics(vertx, admin, service.config()).ensure(
-              Stream.concat(Stream.of(input), outputs.stream()).filter(BusRef::isKafka).map(BusRef::target).distinct().toList());
-          service.readiness().register(topics.check());
-          topics.partitions(input.target()).onSuccess(n -> partitions = n);
+          clients = created;
+          service.readiness().register(clients.topics().check());
+          clients.topics().partitions(input.target()).onSuccess(n -> partitions = n);
           initStore(500);
-          AggregateProcessor processor = new AggregateProcessor(service.pipeline(), store, buses, service.metrics());
+          AggregateProcessor processor = new AggregateProcessor(service.pipeline(), store, clients.buses(), service.metrics());
           consumer = new ConsumerLoop("aggregate",
               KafkaSettings.consumer(service.config(), service.instanceId(), service.pipeline().consumerGroup("aggregate")),
               List.of(input.target()), context, processor, processor, ConsumerLoop.CommitMode.EXTERNAL, 1,
@@ -92,16 +80,9 @@ public final class AggregateVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    if (topics != null) {
-      topics.stop();
-    }
     return http.stop()
         .compose(v -> consumer == null ? Future.succeededFuture() : consumer.stop())
-        .compose(v -> buses == null ? Future.succeededFuture() : buses.close())
-        .compose(v -> store.close())
-        .compose(v -> admin == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
-          admin.close(java.time.Duration.ofSeconds(5));
-          return null;
-        }));
+        .compose(v -> clients == null ? Future.succeededFuture() : clients.close())
+        .compose(v -> store.close());
   }
 }

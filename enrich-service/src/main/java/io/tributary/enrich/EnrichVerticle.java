@@ -1,11 +1,10 @@
 package io.tributary.enrich;
 
 import io.tributary.common.ServiceContext;
-import io.tributary.common.bus.OutputBuses;
+import io.tributary.common.StageClients;
 import io.tributary.common.http.ServiceHttpServer;
 import io.tributary.common.kafka.ConsumerLoop;
 import io.tributary.common.kafka.KafkaSettings;
-import io.tributary.common.kafka.Topics;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.redis.RedisClients;
 import io.vertx.core.Future;
@@ -13,8 +12,6 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Redis;
 import java.util.List;
-import java.util.stream.Stream;
-import org.apache.kafka.clients.admin.Admin;
 
 /**
  * The enrich stage: consumes the ingested topic in the pipeline's enrich group, enriches each poll
@@ -26,9 +23,7 @@ public final class EnrichVerticle extends VerticleBase {
   private final ServiceContext service;
   private final ServiceHttpServer http;
   private Redis redis;
-  private OutputBuses buses;
-  private Admin admin;
-  private Topics topics;
+  private StageClients clients;
   private ConsumerLoop consumer;
 
   public EnrichVerticle(ServiceContext service) {
@@ -46,20 +41,13 @@ public final class EnrichVerticle extends VerticleBase {
     ReferenceStore store = new ReferenceStore(redis, new ReferenceKeys(service.pipeline().name()));
     LookupResolver resolver = new LookupResolver(store, service.pipeline().lookups(), service.registry(), service.pipeline().name());
     List<BusRef> outputs = List.of(service.pipeline().buses().enriched(), service.pipeline().buses().deadLetter());
-    return OutputBuses.create(vertx, service.config(), service.instanceId(), outputs)
+    return StageClients.start(vertx, service, List.of(input), outputs)
         .compose(created -> {
-          buses = created;
-          return vertx.executeBlocking(() -> Admin.create(new java.util.HashMap<>(
-              KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))));
-        })
-        .compose(created -> {
-          admin = created;
-          topics = new Topics(vertx, admin, service.config()).ensure(
-              Stream.concat(Stream.of(input), outputs.stream()).filter(BusRef::isKafka).map(BusRef::target).distinct().toList());
-          service.readiness().register(topics.check());
+          clients = created;
+          service.readiness().register(clients.topics().check());
           consumer = new ConsumerLoop("enrich",
               KafkaSettings.consumer(service.config(), service.instanceId(), service.pipeline().consumerGroup("enrich")),
-              List.of(input.target()), context, new EnrichProcessor(service.pipeline(), resolver, buses, service.metrics()),
+              List.of(input.target()), context, new EnrichProcessor(service.pipeline(), resolver, clients.buses(), service.metrics()),
               new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.KAFKA,
               service.config().getInt("kafka.maxInFlightBatches"), service.control(), service.metrics());
           service.control().addStatus(() -> new JsonObject()
@@ -79,18 +67,9 @@ public final class EnrichVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    if (topics != null) {
-      topics.stop();
-    }
     return http.stop()
         .compose(v -> consumer == null ? Future.succeededFuture() : consumer.stop())
-        .compose(v -> buses == null ? Future.succeededFuture() : buses.close())
-        .compose(v -> {
-          redis.close();
-          return admin == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
-            admin.close(java.time.Duration.ofSeconds(5));
-            return null;
-          });
-        });
+        .compose(v -> clients == null ? Future.succeededFuture() : clients.close())
+        .onComplete(v -> redis.close());
   }
 }

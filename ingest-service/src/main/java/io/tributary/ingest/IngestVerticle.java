@@ -1,17 +1,13 @@
 package io.tributary.ingest;
 
 import io.tributary.common.ServiceContext;
-import io.tributary.common.bus.OutputBuses;
+import io.tributary.common.StageClients;
 import io.tributary.common.http.ServiceHttpServer;
-import io.tributary.common.kafka.KafkaSettings;
-import io.tributary.common.kafka.Topics;
 import io.tributary.common.pipeline.BusRef;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
-import org.apache.kafka.clients.admin.Admin;
 
 /**
  * The ingest stage: the HTTP intake and the configured Kafka and RabbitMQ sources, all feeding one
@@ -22,9 +18,7 @@ public final class IngestVerticle extends VerticleBase {
 
   private final ServiceContext service;
   private final ServiceHttpServer http;
-  private OutputBuses buses;
-  private Admin admin;
-  private Topics topics;
+  private StageClients clients;
   private KafkaSource kafkaSource;
   private final List<RabbitMqSource> rabbitSources = new ArrayList<>();
 
@@ -36,17 +30,11 @@ public final class IngestVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     List<BusRef> outputs = List.of(service.pipeline().buses().ingested(), service.pipeline().buses().deadLetter());
-    return OutputBuses.create(vertx, service.config(), service.instanceId(), outputs)
+    return StageClients.start(vertx, service, service.pipeline().sources(), outputs)
         .compose(created -> {
-          buses = created;
-          return vertx.executeBlocking(() -> Admin.create(new java.util.HashMap<>(
-              KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))));
-        })
-        .compose(created -> {
-          admin = created;
-          topics = new Topics(vertx, admin, service.config()).ensure(kafkaTopics());
-          service.readiness().register(topics.check());
-          EventIntake intake = new EventIntake(service.pipeline(), buses, service.metrics());
+          clients = created;
+          service.readiness().register(clients.topics().check());
+          EventIntake intake = new EventIntake(service.pipeline(), clients.buses(), service.metrics());
           service.control().addStatus(() -> new io.vertx.core.json.JsonObject().put("counters", service.metrics().counters()));
           startSources(intake);
           EventsHandler events = new EventsHandler(service, intake);
@@ -56,12 +44,6 @@ public final class IngestVerticle extends VerticleBase {
             router.post("/events").handler(http.base().boundedBody()).handler(events::handle);
           });
         });
-  }
-
-  private List<String> kafkaTopics() {
-    return Stream.concat(Stream.of(service.pipeline().buses().ingested(), service.pipeline().buses().deadLetter()),
-            service.pipeline().sources().stream())
-        .filter(BusRef::isKafka).map(BusRef::target).distinct().toList();
   }
 
   private void startSources(EventIntake intake) {
@@ -79,16 +61,9 @@ public final class IngestVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    if (topics != null) {
-      topics.stop();
-    }
     return http.stop()
         .compose(v -> kafkaSource == null ? Future.succeededFuture() : kafkaSource.stop())
         .compose(v -> Future.all(rabbitSources.stream().map(RabbitMqSource::stop).toList()))
-        .compose(v -> buses == null ? Future.succeededFuture() : buses.close())
-        .compose(v -> admin == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
-          admin.close(java.time.Duration.ofSeconds(5));
-          return null;
-        }));
+        .compose(v -> clients == null ? Future.succeededFuture() : clients.close());
   }
 }

@@ -1,0 +1,59 @@
+package io.tributary.common;
+
+import io.tributary.common.bus.OutputBuses;
+import io.tributary.common.kafka.KafkaSettings;
+import io.tributary.common.kafka.Topics;
+import io.tributary.common.pipeline.BusRef;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+
+/**
+ * The clients every stage creates at start and closes at stop: the publisher of its output buses,
+ * and a Kafka admin that creates the topics it reads and writes (in the background, with backoff).
+ */
+public final class StageClients {
+
+  private final Vertx vertx;
+  private final OutputBuses buses;
+  private final Admin admin;
+  private final Topics topics;
+
+  private StageClients(Vertx vertx, OutputBuses buses, Admin admin, Topics topics) {
+    this.vertx = vertx;
+    this.buses = buses;
+    this.admin = admin;
+    this.topics = topics;
+  }
+
+  /** Creates the clients; the Kafka topics among {@code inputs} and {@code outputs} are made to exist. */
+  public static Future<StageClients> start(Vertx vertx, ServiceContext service, List<BusRef> inputs, List<BusRef> outputs) {
+    List<String> kafkaTopics = Stream.concat(inputs.stream(), outputs.stream())
+        .filter(BusRef::isKafka).map(BusRef::target).distinct().toList();
+    return OutputBuses.create(vertx, service.config(), service.instanceId(), outputs)
+        .compose(buses -> vertx.executeBlocking(() -> Admin.create(new HashMap<>(
+                KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))))
+            .map(admin -> new StageClients(vertx, buses, admin, new Topics(vertx, admin, service.config()).ensure(kafkaTopics))));
+  }
+
+  public OutputBuses buses() {
+    return buses;
+  }
+
+  public Topics topics() {
+    return topics;
+  }
+
+  /** Flushes and closes the publisher, then the admin. */
+  public Future<Void> close() {
+    topics.stop();
+    return buses.close().compose(v -> vertx.executeBlocking(() -> {
+      admin.close(Duration.ofSeconds(5));
+      return null;
+    }));
+  }
+}
