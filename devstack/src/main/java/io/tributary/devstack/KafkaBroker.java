@@ -200,10 +200,16 @@ public final class KafkaBroker implements AutoCloseable {
     }
   }
 
-  private static String newClusterId() {
+  /** A random Kafka cluster id; never one starting with '-', which the storage tool would read as an option. */
+  static String newClusterId() {
+    SecureRandom random = new SecureRandom();
     byte[] bytes = new byte[16];
-    new SecureRandom().nextBytes(bytes);
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    String id;
+    do {
+      random.nextBytes(bytes);
+      id = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    } while (id.startsWith("-"));
+    return id;
   }
 
   static int freePort() {

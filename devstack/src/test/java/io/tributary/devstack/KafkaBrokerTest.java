@@ -37,6 +37,13 @@ class KafkaBrokerTest {
     }
   }
 
+  @Test
+  void clusterIdsNeverLookLikeAnOption() {
+    for (int i = 0; i < 2000; i++) {
+      assertThat(KafkaBroker.newClusterId()).doesNotStartWith("-").hasSize(22);
+    }
+  }
+
   private static boolean answers(String hostPort) {
     String[] parts = hostPort.split(":");
     try (Socket socket = new Socket()) {
