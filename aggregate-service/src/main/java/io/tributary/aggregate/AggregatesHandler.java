@@ -140,7 +140,6 @@ final class AggregatesHandler {
   }
 
   private static void storeDown(RoutingContext ctx, Throwable cause) {
-    ctx.response().putHeader("Retry-After", "5");
-    Responses.error(ctx, 503, "the state store did not answer: " + cause.getMessage());
+    Responses.unavailable(ctx, 5, "the state store did not answer: " + cause.getMessage());
   }
 }

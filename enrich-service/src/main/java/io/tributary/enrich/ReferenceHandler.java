@@ -162,7 +162,6 @@ final class ReferenceHandler {
 
   private static void storeDown(RoutingContext ctx, Throwable cause) {
     LOG.warn("reference store call failed: {}", cause.getMessage());
-    ctx.response().putHeader("Retry-After", "5");
-    Responses.error(ctx, 503, "the reference store did not answer: " + cause.getMessage());
+    Responses.unavailable(ctx, 5, "the reference store did not answer: " + cause.getMessage());
   }
 }

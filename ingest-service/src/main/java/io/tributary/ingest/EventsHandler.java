@@ -37,13 +37,13 @@ final class EventsHandler {
   Handler<RoutingContext> admission() {
     return ctx -> {
       if (service.control().isPaused()) {
-        unavailable(ctx, 5, "ingest is paused; resume it with POST /control/resume");
+        Responses.unavailable(ctx, 5, "ingest is paused; resume it with POST /control/resume");
       } else if (bodyKind(ctx) == null) {
         Responses.error(ctx, 415, "unsupported content type '" + ctx.request().getHeader("Content-Type")
             + "'; send application/json (an event or an array) or application/x-ndjson");
       } else if (inFlight.incrementAndGet() > maxInFlight) {
         inFlight.decrementAndGet();
-        unavailable(ctx, 1, "too many requests in flight (" + maxInFlight + "); retry shortly");
+        Responses.unavailable(ctx, 1, "too many requests in flight (" + maxInFlight + "); retry shortly");
       } else {
         ctx.addEndHandler(v -> inFlight.decrementAndGet());
         ctx.next();
@@ -66,7 +66,7 @@ final class EventsHandler {
     intake.accept(events, "http").onComplete(ar -> {
       if (ar.failed()) {
         LOG.warn("{} events not acknowledged by the bus: {}", events.size(), ar.cause().getMessage());
-        unavailable(ctx, 5, "the bus did not acknowledge the events (" + ar.cause().getMessage()
+        Responses.unavailable(ctx, 5, "the bus did not acknowledge the events (" + ar.cause().getMessage()
             + "); none of this request counts as accepted: retry it with the same event ids");
         return;
       }
@@ -76,11 +76,6 @@ final class EventsHandler {
       JsonObject body = new JsonObject().put("accepted", outcome.accepted()).put("rejected", rejected);
       Responses.json(ctx, outcome.accepted() == 0 ? 400 : 202, body);
     });
-  }
-
-  private static void unavailable(RoutingContext ctx, int retryAfterSeconds, String message) {
-    ctx.response().putHeader("Retry-After", String.valueOf(retryAfterSeconds));
-    Responses.error(ctx, 503, message);
   }
 
   private static String bodyKind(RoutingContext ctx) {

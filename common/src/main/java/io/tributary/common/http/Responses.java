@@ -20,4 +20,10 @@ public final class Responses {
   public static Future<Void> error(RoutingContext ctx, int status, String message) {
     return json(ctx, status, new JsonObject().put("error", message));
   }
+
+  /** 503 with {@code Retry-After}: the client may send the same request again later. */
+  public static Future<Void> unavailable(RoutingContext ctx, int retryAfterSeconds, String message) {
+    ctx.response().putHeader("Retry-After", String.valueOf(retryAfterSeconds));
+    return error(ctx, 503, message);
+  }
 }
