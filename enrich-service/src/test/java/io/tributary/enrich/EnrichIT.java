@@ -25,6 +25,8 @@ import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The enrich stage with real Kafka and Redis, fed through the ingest stage's HTTP API. */
 @ExtendWith(DevStackExtension.class)
@@ -127,6 +129,8 @@ class EnrichIT {
       Thread.sleep(3000);
       assertThat(enrich.running().context().metrics().counters().getLong("in")).isZero();
       assertThat(assigned(enrich)).isEqualTo(before);
+      Harness.await("the paused backlog shows as lag", Duration.ofSeconds(10),
+          () -> enrich.running().context().metrics().counters().getLong("lag") == 1);
       Harness.send(Harness.authorized(enrich.url("/control/resume")).POST(HttpRequest.BodyPublishers.noBody()));
       assertThat(TopicProbe.readAtLeast(stack.kafkaBootstrapServers(), "pause_it.enriched", 1, Duration.ofSeconds(30))).hasSize(1);
       assertThat(assigned(enrich)).isEqualTo(before);
@@ -187,12 +191,15 @@ class EnrichIT {
     }
   }
 
-  @Test
-  void redisStoppedAndRestartedMidStreamLosesAndSkipsNothing(DevStack stack) throws Exception {
-    Pipeline p = pipeline("redis_it", "- {name: merchant, by: shop, fields: [name], onMissing: dlq}");
+  /** With one batch at a time, and with three overlapping: a failed batch and every later one are read again. */
+  @ParameterizedTest(name = "{0} batches in flight")
+  @ValueSource(ints = {1, 3})
+  void redisStoppedAndRestartedMidStreamLosesAndSkipsNothing(int batchesInFlight, DevStack stack) throws Exception {
+    String name = "redis_it_" + batchesInFlight;
+    Pipeline p = pipeline(name, "- {name: merchant, by: shop, fields: [name], onMissing: dlq}");
     try (RedisServer redis = RedisServer.create(true).start();
          Harness.Service ingest = Harness.start(io.tributary.ingest.Main.STAGE, p, env(stack, redis.uri()));
-         Harness.Service enrich = Harness.start(Main.STAGE, p, env(stack, redis.uri()))) {
+         Harness.Service enrich = Harness.start(Main.STAGE, p, withInFlight(env(stack, redis.uri()), batchesInFlight))) {
       HttpResponse<String> loaded = Harness.send(Harness.authorized(enrich.url("/reference/merchant")).header("Content-Type", "text/csv")
           .POST(HttpRequest.BodyPublishers.ofInputStream(() -> generated(101, i -> i == 0 ? "key,name\n" : "M" + i + ",shop " + i + "\n"))));
       assertThat(new JsonObject(loaded.body()).getLong("loaded")).isEqualTo(100);
@@ -211,12 +218,18 @@ class EnrichIT {
           redis.start();
         }
       }
-      Map<String, JsonObject> out = byId(TopicProbe.read(stack.kafkaBootstrapServers(), "redis_it.enriched", Duration.ofSeconds(120),
+      Map<String, JsonObject> out = byId(TopicProbe.read(stack.kafkaBootstrapServers(), name + ".enriched", Duration.ofSeconds(120),
           list -> list.stream().map(m -> m.headers().get("tributary-id")).distinct().count() >= events));
-      assertThat(out).hasSize(events);
+      assertThat(out.size()).as("distinct events enriched").isEqualTo(events);
       assertThat(out.values()).allMatch(e -> e.getJsonObject("merchant").getString("name").equals("shop " + e.getString("shop").substring(1)));
-      assertThat(TopicProbe.read(stack.kafkaBootstrapServers(), "redis_it.dlq", Duration.ofSeconds(2), list -> false)).isEmpty();
+      assertThat(TopicProbe.read(stack.kafkaBootstrapServers(), name + ".dlq", Duration.ofSeconds(2), list -> false)).isEmpty();
     }
+  }
+
+  private static Map<String, String> withInFlight(Map<String, String> env, int batches) {
+    Map<String, String> with = new HashMap<>(env);
+    with.put("TRIBUTARY_KAFKA_MAX_IN_FLIGHT_BATCHES", Integer.toString(batches));
+    return with;
   }
 
   private static String event(String id, String card, String shop, String device, String region, String ip) {

@@ -70,7 +70,7 @@ public final class ServiceConfig {
     d.put("kafka.requestTimeoutMs", "5000");
     d.put("kafka.deliveryTimeoutMs", "10000");
     d.put("kafka.maxPollRecords", "1000");
-    d.put("kafka.maxInFlightBatches", "1");
+    d.put("kafka.maxInFlightBatches", "3");
     d.put("kafka.fetchMinBytes", "65536");
     d.put("kafka.sessionTimeoutMs", "10000");
     d.put("kafka.groupInstanceId", "");

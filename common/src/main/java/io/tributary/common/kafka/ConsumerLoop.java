@@ -88,6 +88,10 @@ public final class ConsumerLoop {
   private Thread thread;
   private boolean consumerPaused;
   private boolean inRebalance;
+  /** The wait before re-reading after a failed batch; doubles per failure in a row. */
+  private long backoffMs;
+  private Map<TopicPartition, Long> endOffsets = Map.of();
+  private long endOffsetsAt;
 
   /** A batch handed to the processor whose outcome is not settled yet. */
   private record InFlight(ConsumerRecords<String, byte[]> records, CompletableFuture<Map<TopicPartition, Long>> result) {
@@ -139,7 +143,6 @@ public final class ConsumerLoop {
     try {
       consumer = new KafkaConsumer<>(new HashMap<>(config));
       consumer.subscribe(topics, new Listener());
-      long backoffMs = 0;
       while (!stopping) {
         applyPauseState();
         ConsumerRecords<String, byte[]> records;
@@ -154,17 +157,17 @@ public final class ConsumerLoop {
           continue;
         }
         updateLag();
-        backoffMs = settle(backoffMs);
-        if (records.isEmpty()) {
+        if (!settle(records) || records.isEmpty()) {
+          // A failed batch was rewound, these records with it: they are polled again in order.
           continue;
         }
         if (control.isPaused()) {
           // Paused while this poll was in flight: leave its records for after the resume.
-          rewind(records);
+          rewind(List.of(records));
           continue;
         }
         inFlight.add(new InFlight(records, handOver(records)));
-        backoffMs = settle(backoffMs);
+        settle(ConsumerRecords.empty());
       }
       drainAll();
       if (commitMode == CommitMode.KAFKA) {
@@ -200,9 +203,10 @@ public final class ConsumerLoop {
 
   /**
    * Settles batches in poll order: the finished ones at the head, and, while {@code maxInFlight} are
-   * processing, the oldest (blocking). Returns the backoff for the next failure.
+   * processing, the oldest (blocking). When one failed, it and every batch after it, including the
+   * records just polled and not handed over yet, are rewound; returns false then.
    */
-  private long settle(long backoffMs) {
+  private boolean settle(ConsumerRecords<String, byte[]> polled) {
     while (!inFlight.isEmpty() && (inFlight.peek().result().isDone() || inFlight.size() >= maxInFlight)) {
       InFlight head = inFlight.poll();
       try {
@@ -229,19 +233,21 @@ public final class ConsumerLoop {
           awaitQuietly(later.result());
           unsettled.add(later.records());
         }
+        unsettled.add(polled);
         rewind(unsettled);
         if (!inRebalance) {
           sleepPolling(backoffMs);
         }
+        return false;
       }
     }
-    return backoffMs;
+    return true;
   }
 
   /** Settles every batch in flight: before a commit on revoke or stop. */
   private void drainAll() {
     while (!inFlight.isEmpty()) {
-      settle(0);
+      settle(ConsumerRecords.empty());
       if (!inFlight.isEmpty()) {
         awaitQuietly(inFlight.peek().result());
       }
@@ -266,16 +272,15 @@ public final class ConsumerLoop {
     }
   }
 
-  private void rewind(ConsumerRecords<String, byte[]> records) {
-    rewind(List.of(records));
-  }
-
-  /** Seeks each partition back to its first record in the earliest of these batches. */
+  /**
+   * Seeks each partition back to the lowest offset it has in these batches. The lowest, not the
+   * first batch's: a batch re-read after one failure may itself fail behind a newer one.
+   */
   private void rewind(List<ConsumerRecords<String, byte[]>> batches) {
     Map<TopicPartition, Long> first = new HashMap<>();
     for (ConsumerRecords<String, byte[]> records : batches) {
       for (TopicPartition tp : records.partitions()) {
-        first.putIfAbsent(tp, records.records(tp).get(0).offset());
+        first.merge(tp, records.records(tp).get(0).offset(), Math::min);
       }
     }
     first.forEach((tp, offset) -> {
@@ -318,13 +323,47 @@ public final class ConsumerLoop {
 
   private void updateLag() {
     long lag = 0;
+    List<TopicPartition> unknown = new ArrayList<>();
     for (TopicPartition tp : consumer.assignment()) {
       OptionalLong partitionLag = consumer.currentLag(tp);
       if (partitionLag.isPresent()) {
         lag += partitionLag.getAsLong();
+      } else {
+        unknown.add(tp);
       }
     }
-    metrics.lag(lag);
+    metrics.lag(lag + lagFromEndOffsets(unknown));
+  }
+
+  /**
+   * The client knows the lag only of partitions it fetches, so not of paused ones, where a backlog
+   * builds up: for those, ask the broker for the end offsets, at most every two seconds.
+   */
+  private long lagFromEndOffsets(List<TopicPartition> partitions) {
+    if (partitions.isEmpty()) {
+      return 0;
+    }
+    long now = System.currentTimeMillis();
+    if (now - endOffsetsAt >= 2000) {
+      endOffsetsAt = now;
+      try {
+        endOffsets = consumer.endOffsets(partitions, Duration.ofSeconds(2));
+      } catch (RuntimeException e) {
+        LOG.debug("{}: end offsets unavailable: {}", name, e.getMessage());
+      }
+    }
+    long lag = 0;
+    for (TopicPartition tp : partitions) {
+      Long end = endOffsets.get(tp);
+      if (end != null) {
+        try {
+          lag += Math.max(0, end - consumer.position(tp, Duration.ofSeconds(2)));
+        } catch (RuntimeException e) {
+          LOG.debug("{}: no position for {} yet: {}", name, tp, e.getMessage());
+        }
+      }
+    }
+    return lag;
   }
 
   private void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets) {
