@@ -3,12 +3,15 @@
 # the devstack Kafka broker on 127.0.0.1:9092, and the three services on the demo pipeline
 # (examples/payments.yaml), each in the background with its log under .local/.
 #
-#   deploy/local/run.sh          build if needed, start everything, wait until every service is ready
-#   deploy/local/run.sh stop     stop the services and the broker (the local servers keep running)
-#   deploy/local/run.sh status   show what runs
+#   deploy/local/run.sh              build if needed, start everything, wait until every service is ready
+#   deploy/local/run.sh add SERVICE  start one more instance of ingest, enrich or aggregate on the next
+#                                    free port (8090, 8091, ...); it joins the stage's consumer group
+#   deploy/local/run.sh stop         stop every service instance and the broker (the servers keep running)
+#   deploy/local/run.sh status       show what runs
 #
 # Environment: PIPELINE (default examples/payments.yaml), TRIBUTARY_CONTROL_TOKEN (default: a random
-# token kept in .local/control-token), KAFKA_PORT (9092), SKIP_BUILD=1.
+# token kept in .local/control-token), KAFKA_PORT (9092), SKIP_BUILD=1, JAVA_OPTS (default -Xmx1g), and
+# any TRIBUTARY_* setting, which every service reads (e.g. TRIBUTARY_KAFKA_PARTITIONS=4 for new topics).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -21,42 +24,41 @@ mkdir -p "$STATE"
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop_all() {
-  for entry in "${SERVICES[@]}" kafka:0; do
-    name=${entry%%:*}
-    if pid_alive "$STATE/$name.pid"; then
-      kill "$(cat "$STATE/$name.pid")" 2>/dev/null || true
-      for _ in $(seq 1 60); do pid_alive "$STATE/$name.pid" || break; sleep 0.5; done
-      pid_alive "$STATE/$name.pid" && kill -9 "$(cat "$STATE/$name.pid")" 2>/dev/null || true
-      echo "stopped $name"
-    fi
-    rm -f "$STATE/$name.pid"
+  for pidfile in "$STATE"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    name=$(basename "$pidfile" .pid)
+    [ "$name" = kafka ] && continue
+    stop_one "$name"
   done
+  stop_one kafka
+}
+
+stop_one() {
+  local name=$1
+  if pid_alive "$STATE/$name.pid"; then
+    kill "$(cat "$STATE/$name.pid")" 2>/dev/null || true
+    for _ in $(seq 1 60); do pid_alive "$STATE/$name.pid" || break; sleep 0.5; done
+    pid_alive "$STATE/$name.pid" && kill -9 "$(cat "$STATE/$name.pid")" 2>/dev/null || true
+    echo "stopped $name"
+  fi
+  rm -f "$STATE/$name.pid"
 }
 
 status() {
-  for entry in kafka:0 "${SERVICES[@]}"; do
-    name=${entry%%:*}
-    if pid_alive "$STATE/$name.pid"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; fi
+  for pidfile in "$STATE"/*.pid; do
+    [ -e "$pidfile" ] || { echo "nothing runs"; return; }
+    name=$(basename "$pidfile" .pid)
+    if pid_alive "$pidfile"; then echo "$name: running (pid $(cat "$pidfile"))"; else echo "$name: stopped"; fi
   done
 }
 
-case "${1:-start}" in
+MODE=${1:-start}
+case "$MODE" in
   stop) stop_all; exit 0 ;;
   status) status; exit 0 ;;
-  start) ;;
-  *) echo "usage: $0 [start|stop|status]" >&2; exit 64 ;;
+  start|add) ;;
+  *) echo "usage: $0 [start|add SERVICE|stop|status]" >&2; exit 64 ;;
 esac
-
-if [ "$(id -u)" = 0 ]; then
-  bash deploy/local/services.sh
-else
-  echo "not root: assuming Redis, MariaDB and RabbitMQ already run (sudo bash deploy/local/services.sh starts them)"
-fi
-
-if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f aggregate-service/target/aggregate-service.jar ]; then
-  echo "building (mvn -q -DskipTests install)..."
-  mvn -q -B -ntp -DskipTests install
-fi
 
 if [ -z "${TRIBUTARY_CONTROL_TOKEN:-}" ]; then
   if [ ! -s "$STATE/control-token" ]; then
@@ -70,12 +72,53 @@ export TRIBUTARY_CLUSTER_ENABLED=${TRIBUTARY_CLUSTER_ENABLED:-true}
 
 wait_port() { # host port seconds what pidfile
   for _ in $(seq 1 $(( $3 * 4 ))); do
-    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    port_open "$1" "$2" && return 0
     pid_alive "$5" || { echo "$4 exited" >&2; return 1; }
     sleep 0.25
   done
   echo "$4 did not listen on $1:$2 within $3 s" >&2; return 1
 }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+start_service() { # service instance-name port
+  TRIBUTARY_HTTP_PORT=$3 nohup java ${JAVA_OPTS:--Xmx1g} -jar "$1-service/target/$1-service.jar" \
+    --pipeline "$PIPELINE" > "$STATE/$2.log" 2>&1 &
+  echo $! > "$STATE/$2.pid"
+}
+
+wait_ready() { # instance-name port
+  for _ in $(seq 1 240); do
+    if ! pid_alive "$STATE/$1.pid"; then echo "$1 exited; its log:" >&2; tail -20 "$STATE/$1.log" >&2; exit 1; fi
+    if curl -fs "http://127.0.0.1:$2/health/ready" > /dev/null 2>&1; then
+      echo "$1: ready on http://127.0.0.1:$2 (log .local/$1.log)"; return
+    fi
+    sleep 0.5
+  done
+  echo "$1 not ready after 120 s: $(curl -s "http://127.0.0.1:$2/health/ready")" >&2; exit 1
+}
+
+if [ "$MODE" = add ]; then
+  service=${2:-}
+  case "$service" in ingest|enrich|aggregate) ;; *) echo "usage: $0 add ingest|enrich|aggregate" >&2; exit 64 ;; esac
+  pid_alive "$STATE/kafka.pid" || { echo "the stack is not running: start it with $0" >&2; exit 1; }
+  port=8090
+  while port_open 127.0.0.1 $port || [ -e "$STATE/$service-$port.pid" ]; do port=$((port + 1)); done
+  start_service "$service" "$service-$port" "$port"
+  wait_ready "$service-$port" "$port"
+  exit 0
+fi
+
+if [ "$(id -u)" = 0 ]; then
+  bash deploy/local/services.sh
+else
+  echo "not root: assuming Redis, MariaDB and RabbitMQ already run (sudo bash deploy/local/services.sh starts them)"
+fi
+
+if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f aggregate-service/target/aggregate-service.jar ]; then
+  echo "building (mvn -q -DskipTests install)..."
+  mvn -q -B -ntp -DskipTests install
+fi
 
 if pid_alive "$STATE/kafka.pid"; then
   echo "kafka: already running on 127.0.0.1:$KAFKA_PORT"
@@ -89,22 +132,12 @@ fi
 
 for entry in "${SERVICES[@]}"; do
   name=${entry%%:*}; port=${entry##*:}
-  if pid_alive "$STATE/$name.pid"; then echo "$name-service: already running"; continue; fi
-  TRIBUTARY_HTTP_PORT=$port nohup java ${JAVA_OPTS:--Xmx1g} -jar "$name-service/target/$name-service.jar" \
-    --pipeline "$PIPELINE" > "$STATE/$name.log" 2>&1 &
-  echo $! > "$STATE/$name.pid"
+  if pid_alive "$STATE/$name.pid"; then echo "$name: already running"; continue; fi
+  start_service "$name" "$name" "$port"
 done
 
 for entry in "${SERVICES[@]}"; do
-  name=${entry%%:*}; port=${entry##*:}
-  ready=0
-  for _ in $(seq 1 240); do
-    if ! pid_alive "$STATE/$name.pid"; then echo "$name-service exited; its log:" >&2; tail -20 "$STATE/$name.log" >&2; exit 1; fi
-    if curl -fs "http://127.0.0.1:$port/health/ready" > /dev/null 2>&1; then ready=1; break; fi
-    sleep 0.5
-  done
-  [ $ready = 1 ] || { echo "$name-service not ready after 120 s: $(curl -s "http://127.0.0.1:$port/health/ready")" >&2; exit 1; }
-  echo "$name-service: ready on http://127.0.0.1:$port (log .local/$name.log)"
+  wait_ready "${entry%%:*}" "${entry##*:}"
 done
 
 if [ -x deploy/local/demo-data.sh ]; then
@@ -115,5 +148,6 @@ cat <<MSG
 
 Tributary is up on pipeline $PIPELINE.
   control token:   export TOKEN=\$(cat .local/control-token)   (or the TRIBUTARY_CONTROL_TOKEN you set)
+  one more instance of a stage: deploy/local/run.sh add aggregate
   stop everything: deploy/local/run.sh stop
 MSG
