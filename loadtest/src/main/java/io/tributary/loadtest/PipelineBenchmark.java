@@ -42,7 +42,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * {@code --until sent} stops after ingest acknowledged everything (ingest alone: pause enrich and
  * aggregate first), {@code --until enriched} after enrich caught up (pause aggregate first); the
  * default, {@code aggregated}, waits for the aggregates and verifies them. Exits 1 when the aggregates
- * differ from the ground truth or the pipeline does not catch up in time.
+ * differ from the ground truth or the pipeline does not catch up in time. {@code --enrich} (and
+ * {@code --ingest}, {@code --aggregate}) take a comma-separated list when a stage runs more than one
+ * instance: their rates and lags are summed.
  */
 public final class PipelineBenchmark {
 
@@ -158,7 +160,7 @@ public final class PipelineBenchmark {
    */
   private long freshHour() throws Exception {
     long latest = System.currentTimeMillis();
-    HttpResponse<String> current = http.send(HttpRequest.newBuilder(URI.create(options.get("aggregate")
+    HttpResponse<String> current = http.send(HttpRequest.newBuilder(URI.create(instances("aggregate").get(0)
         + "/aggregates/spend_by_category?top=1")).timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofString());
     Matcher end = Pattern.compile("\"window\":\\{\"start\":\\d+,\"end\":(\\d+)").matcher(current.body());
     if (end.find()) {
@@ -194,7 +196,7 @@ public final class PipelineBenchmark {
 
   /** Posts one batch, retrying on 503 as a client should (same event ids, so nothing counts twice). */
   private CompletableFuture<Void> post(String body, int attempt) {
-    HttpRequest request = HttpRequest.newBuilder(URI.create(options.get("ingest") + "/events"))
+    HttpRequest request = HttpRequest.newBuilder(URI.create(instances("ingest").get(0) + "/events"))
         .header("Content-Type", "application/x-ndjson").timeout(Duration.ofSeconds(60))
         .POST(HttpRequest.BodyPublishers.ofString(body)).build();
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenCompose(response -> {
@@ -270,25 +272,39 @@ public final class PipelineBenchmark {
 
   // ---- observing ---------------------------------------------------------------------------
 
-  /** Per stage: events in (counter) and consumer lag (gauge), read from each service's /metrics. */
+  /**
+   * Per stage: events in (counter) and consumer lag (gauge), read from the /metrics of each of its
+   * instances and summed (each instance reports the lag of the partitions it holds).
+   */
   private Map<String, Double> scrape() {
     Map<String, Double> values = new HashMap<>();
     for (String stage : List.of("ingest", "enrich", "aggregate")) {
-      try {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(options.get(stage) + "/metrics"))
-            .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
-        for (String line : response.body().split("\n")) {
-          Matcher m = METRIC.matcher(line);
-          if (m.matches() && m.group(2).contains("pipeline=\"" + options.get("pipeline") + "\"")) {
-            String kind = m.group(1).equals("tributary_consumer_lag") ? "lag" : m.group(1).contains("_in_") ? "in" : "out";
-            values.merge(stage + "/" + kind, Double.parseDouble(m.group(3)), Double::sum);
-          }
-        }
-      } catch (Exception e) {
-        values.put(stage + "/down", 1.0);
+      for (String instance : instances(stage)) {
+        scrape(stage, instance, values);
       }
     }
     return values;
+  }
+
+  private void scrape(String stage, String instance, Map<String, Double> values) {
+    try {
+      HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(instance + "/metrics"))
+          .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
+      for (String line : response.body().split("\n")) {
+        Matcher m = METRIC.matcher(line);
+        if (m.matches() && m.group(2).contains("pipeline=\"" + options.get("pipeline") + "\"")) {
+          String kind = m.group(1).equals("tributary_consumer_lag") ? "lag" : m.group(1).contains("_in_") ? "in" : "out";
+          values.merge(stage + "/" + kind, Double.parseDouble(m.group(3)), Double::sum);
+        }
+      }
+    } catch (Exception e) {
+      values.put(stage + "/down", 1.0);
+    }
+  }
+
+  /** The base URLs of a stage's instances: its option, comma-separated. */
+  private List<String> instances(String stage) {
+    return List.of(options.get(stage).split(","));
   }
 
   private void progress(long start, AtomicLong sent, AtomicBoolean running, Map<String, Double> before) {
@@ -437,7 +453,7 @@ public final class PipelineBenchmark {
 
   /** [start, count, total] of each window of a group in a time range. */
   private List<double[]> windows(String aggregation, String group, long from, long to) throws Exception {
-    String url = options.get("aggregate") + "/aggregates/" + aggregation + "/" + URLEncoder.encode(group, StandardCharsets.UTF_8)
+    String url = instances("aggregate").get(0) + "/aggregates/" + aggregation + "/" + URLEncoder.encode(group, StandardCharsets.UTF_8)
         + "?from=" + from + "&to=" + to;
     HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
