@@ -21,6 +21,9 @@ if [ ${#INSTANCES[@]} = 0 ]; then
   done
 fi
 [ ${#INSTANCES[@]} -gt 0 ] || { echo "no service runs: start the stack with deploy/local/run.sh" >&2; exit 1; }
+for name in "${INSTANCES[@]}"; do
+  kill -0 "$(cat "$STATE/$name.pid" 2>/dev/null)" 2>/dev/null || { echo "$name does not run (deploy/local/run.sh status)" >&2; exit 1; }
+done
 
 JAR=loadtest/target/profiler/async-profiler-4.1.jar
 [ -f "$JAR" ] || mvn -q -B -ntp -f loadtest package -DskipTests
@@ -33,7 +36,15 @@ OUT="$STATE/profiles"
 mkdir -p "$OUT"
 
 # jcmd reads a bare a=b as its own option: the agent options go in quotes.
-agent() { jcmd "$1" JVMTI.agent_load "$LIB" "\"$2\"" > /dev/null; }
+# The agent reports its own errors in the service's log; jcmd only passes on its return code.
+agent() {
+  local out
+  out=$(jcmd "$1" JVMTI.agent_load "$LIB" "\"$2\"" 2>&1) || true
+  case "$out" in
+    *"return code: 0"*) ;;
+    *) echo "profiler command '$2' failed on pid $1 (its log under .local/ says why): $out" >&2; return 1 ;;
+  esac
+}
 
 for name in "${INSTANCES[@]}"; do
   agent "$(cat "$STATE/$name.pid")" "start,event=cpu,interval=1ms,threads"
