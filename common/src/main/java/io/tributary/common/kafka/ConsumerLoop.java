@@ -324,8 +324,9 @@ public final class ConsumerLoop {
   private void updateLag() {
     long lag = 0;
     List<TopicPartition> unknown = new ArrayList<>();
+    Set<TopicPartition> paused = consumer.paused();
     for (TopicPartition tp : consumer.assignment()) {
-      OptionalLong partitionLag = consumer.currentLag(tp);
+      OptionalLong partitionLag = paused.contains(tp) ? OptionalLong.empty() : consumer.currentLag(tp);
       if (partitionLag.isPresent()) {
         lag += partitionLag.getAsLong();
       } else {
@@ -336,8 +337,9 @@ public final class ConsumerLoop {
   }
 
   /**
-   * The client knows the lag only of partitions it fetches, so not of paused ones, where a backlog
-   * builds up: for those, ask the broker for the end offsets, at most every two seconds.
+   * The client knows the lag only of partitions it fetches: it has none yet for new ones, and for
+   * paused ones, where a backlog builds up, it keeps the last lag it fetched. For those, ask the
+   * broker for the end offsets, at most every two seconds.
    */
   private long lagFromEndOffsets(List<TopicPartition> partitions) {
     if (partitions.isEmpty()) {
