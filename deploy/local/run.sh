@@ -9,7 +9,9 @@
 #   deploy/local/run.sh stop         stop every service instance and the broker (the servers keep running)
 #   deploy/local/run.sh status       show what runs
 #
-# Environment: PIPELINE (default examples/payments.yaml), TRIBUTARY_CONTROL_TOKEN (default: a random
+# Environment: PIPELINE (default examples/payments.yaml; the demo reference data is loaded for that
+# pipeline only), TRIBUTARY_CONTROL_START_PAUSED=true (the services start paused: load reference data,
+# then POST /control/resume?scope=cluster), TRIBUTARY_CONTROL_TOKEN (default: a random
 # token kept in .local/control-token), KAFKA_PORT (9092), SKIP_BUILD=1, JAVA_OPTS (default -Xmx1g), and
 # any TRIBUTARY_* setting, which every service reads (e.g. TRIBUTARY_KAFKA_PARTITIONS=4 for new topics).
 set -euo pipefail
@@ -140,8 +142,11 @@ for entry in "${SERVICES[@]}"; do
   wait_ready "${entry%%:*}" "${entry##*:}"
 done
 
-if [ -x deploy/local/demo-data.sh ]; then
+# The demo's reference data fits only the demo pipeline's look-ups (merchant, blocked_cards).
+if [ "$(cd "$(dirname "$PIPELINE")" && pwd)/$(basename "$PIPELINE")" = "$ROOT/examples/payments.yaml" ]; then
   bash deploy/local/demo-data.sh
+else
+  echo "pipeline $PIPELINE is not the demo: no demo reference data loaded; load yours with POST /reference/<lookup> on :8081"
 fi
 
 cat <<MSG

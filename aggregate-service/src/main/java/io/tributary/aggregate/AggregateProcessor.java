@@ -2,30 +2,36 @@ package io.tributary.aggregate;
 
 import io.tributary.common.StageMetrics;
 import io.tributary.common.bus.BusMessage;
-import io.tributary.common.bus.BusPublisher;
 import io.tributary.common.bus.DeadLetters;
 import io.tributary.common.event.EventHeaders;
 import io.tributary.common.event.EventScanner;
+import io.tributary.common.event.EventValidator;
+import io.tributary.common.kafka.ConsumedOffsets;
 import io.tributary.common.kafka.ConsumerLoop;
 import io.tributary.common.pipeline.Aggregation;
-import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Measure;
 import io.tributary.common.pipeline.Pipeline;
 import io.tributary.common.state.BatchPlan;
+import io.tributary.common.state.BatchWrite;
 import io.tributary.common.state.EventFacts;
 import io.tributary.common.state.Position;
 import io.tributary.common.state.StateStore;
-import io.tributary.common.state.WindowState;
+import io.tributary.common.state.WindowDelta;
+import io.tributary.common.state.WindowKey;
+import io.tributary.common.state.WindowValue;
+import io.tributary.common.state.Windows;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -38,44 +44,52 @@ import org.slf4j.LoggerFactory;
 /**
  * Applies each poll batch to the state store, partition by partition, exactly once. For every
  * partition it holds the position it continues from: the stored one it sought to on assignment, or
- * the end of its own previous batch. A batch is applied only if the store still stands at that
- * position (fencing); otherwise nothing changes and the partition is sought back to the stored
- * position. Late events are dead-lettered before the state changes, and an update per changed window
- * is published after.
+ * the end of its own previous batch. A batch is planned against the windows' whole values (cached, or
+ * read with the ids it must skip in one round trip), then applied only if the store still stands at
+ * that position (fencing); otherwise nothing changes and the partition is sought back to the stored
+ * position. The same atomic call appends the batch's outbox entry (window updates, dead letters),
+ * which the {@link OutboxRelay} publishes afterwards.
  */
 final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.Rebalance {
 
   private static final Logger LOG = LoggerFactory.getLogger(AggregateProcessor.class);
   private static final long STORE_TIMEOUT_SECONDS = 10;
+  private static final long REBALANCE_TIMEOUT_SECONDS = 30;
 
   private final List<Aggregation> aggregations;
   private final StateStore store;
-  private final BusPublisher publisher;
   private final DeadLetters deadLetters;
-  private final BusRef updates;
   private final StageMetrics metrics;
+  private final WindowCache cache;
+  private final OutboxRelay relay;
+  private final OutboxCodec codec;
+  private final Context context;
+  private final int maxRelayBacklog;
   private final String timeField;
   private final String idField;
+  private final long maxAheadMillis;
   private final Set<String> paths = new LinkedHashSet<>();
-  private final Set<String> requiredNumeric = new java.util.HashSet<>();
+  /** Written on the event loop, read on the consumer thread at assignment. */
   private final Map<Integer, Position> positions = new ConcurrentHashMap<>();
-  private Future<Void> updatesInFlight = Future.succeededFuture();
 
-  AggregateProcessor(Pipeline pipeline, StateStore store, BusPublisher publisher, StageMetrics metrics) {
+  AggregateProcessor(Pipeline pipeline, StateStore store, OutboxRelay relay, OutboxCodec codec, WindowCache cache,
+      int maxRelayBacklog, Context context, StageMetrics metrics) {
     this.aggregations = pipeline.aggregations();
     this.store = store;
-    this.publisher = publisher;
+    this.relay = relay;
+    this.codec = codec;
+    this.cache = cache;
+    this.maxRelayBacklog = maxRelayBacklog;
+    this.context = context;
     this.deadLetters = new DeadLetters(pipeline.name(), "aggregate", pipeline.buses().deadLetter());
-    this.updates = pipeline.buses().updates();
     this.metrics = metrics;
     this.timeField = pipeline.schema().timeField();
     this.idField = pipeline.schema().idField();
+    this.maxAheadMillis = pipeline.schema().maxAhead().toMillis();
     for (Aggregation a : aggregations) {
       paths.addAll(a.groupBy());
       a.measures().values().stream().map(Measure::field).filter(f -> f != null).forEach(paths::add);
     }
-    pipeline.schema().fields().values().stream().filter(f -> f.required() && f.type().isNumeric())
-        .forEach(f -> requiredNumeric.add(f.name()));
     paths.add(idField);
     if (timeField != null) {
       paths.add(timeField);
@@ -93,54 +107,94 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
         positions.put(tp.partition(), stored);
         seeks.put(tp, stored.isNone() ? 0L : stored.nextOffset());
       } catch (Exception e) {
-        // The first batch of this partition reads the stored position instead (see process).
+        // The first batch of this partition reads the stored position instead (see processPartition).
         positions.remove(tp.partition());
         LOG.warn("cannot read the stored position of {} yet ({}); will at its first batch", tp, e.getMessage());
       }
     }
+    List<Integer> numbers = partitions.stream().map(TopicPartition::partition).toList();
+    onContext(() -> {
+      numbers.forEach(p -> {
+        Position stored = positions.get(p);
+        if (stored != null) {
+          cache.reset(p, stored.streamTime());
+        } else {
+          cache.drop(p);
+        }
+      });
+      relay.assign(numbers);
+      return Future.succeededFuture();
+    });
     LOG.info("resuming from stored positions {}", seeks);
     return seeks;
   }
 
   @Override
   public void revoked(Collection<TopicPartition> partitions) {
-    partitions.forEach(tp -> positions.remove(tp.partition()));
+    List<Integer> numbers = partitions.stream().map(TopicPartition::partition).toList();
+    numbers.forEach(positions::remove);
+    // The next owner must find this instance's relay of these partitions settled.
+    CompletableFuture<Void> released = onContext(() -> {
+      numbers.forEach(cache::drop);
+      return relay.release(numbers);
+    });
+    try {
+      released.get(REBALANCE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.warn("the relay of {} did not settle within {} s: {}", partitions, REBALANCE_TIMEOUT_SECONDS, e.getMessage());
+    }
+  }
+
+  private CompletableFuture<Void> onContext(java.util.function.Supplier<Future<Void>> work) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    context.runOnContext(v -> work.get().onComplete(ar -> {
+      if (ar.succeeded()) {
+        done.complete(null);
+      } else {
+        done.completeExceptionally(ar.cause());
+      }
+    }));
+    return done;
   }
 
   // ---- batches (event loop) ----------------------------------------------------------------
 
   @Override
-  public Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records) {
+  public Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records, ConsumedOffsets consumed) {
     long start = System.nanoTime();
     metrics.in(records.count());
     metrics.batch(records.count());
     Map<TopicPartition, Long> seeks = new ConcurrentHashMap<>();
-    List<BusMessage> updateMessages = new ArrayList<>();
     List<Future<Void>> partitions = new ArrayList<>();
     for (TopicPartition tp : records.partitions()) {
-      partitions.add(processPartition(tp, records.records(tp), seeks, updateMessages));
+      partitions.add(processPartition(tp, records.records(tp), seeks));
     }
-    return Future.all(partitions).compose(done -> {
-      // The state is applied; its updates go out while the next batch is read. At most one batch of
-      // updates is outstanding, so memory stays bounded and updates keep their order.
-      Future<Void> previous = updatesInFlight;
-      updatesInFlight = previous.transform(ignored -> publisher.publish(updateMessages)
-          .onFailure(e -> LOG.warn("{} window updates not published: {}", updateMessages.size(), e.getMessage())));
-      metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-      return previous.transform(ignored -> Future.succeededFuture((Map<TopicPartition, Long>) seeks));
-    });
+    return Future.all(partitions)
+        // Backpressure: while the relay is behind (a bus is slow or away), read no further.
+        .compose(done -> relay.whenBelow(maxRelayBacklog))
+        .map(done -> {
+          metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+          return (Map<TopicPartition, Long>) seeks;
+        });
   }
 
-  private Future<Void> processPartition(TopicPartition tp, List<ConsumerRecord<String, byte[]>> records,
-      Map<TopicPartition, Long> seeks, List<BusMessage> updateMessages) {
+  private Future<Void> processPartition(TopicPartition tp, List<ConsumerRecord<String, byte[]>> polled,
+      Map<TopicPartition, Long> seeks) {
     int partition = tp.partition();
     Position expected = positions.get(partition);
     if (expected == null) {
       return store.position(partition).map(stored -> {
         positions.put(partition, stored);
+        cache.reset(partition, stored.streamTime());
         seeks.put(tp, stored.isNone() ? 0L : stored.nextOffset());
         return null;
       });
+    }
+    // Records before the position were applied already (polled before a seek took effect).
+    List<ConsumerRecord<String, byte[]>> records = expected.isNone() ? polled
+        : polled.stream().filter(r -> r.offset() >= expected.nextOffset()).toList();
+    if (records.isEmpty()) {
+      return Future.succeededFuture();
     }
     long now = System.currentTimeMillis();
     List<EventFacts> facts = new ArrayList<>(records.size());
@@ -157,44 +211,92 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     long nextOffset = records.get(records.size() - 1).offset() + 1;
     Map<Long, List<String>> candidates = new HashMap<>();
     facts.forEach(f -> candidates.computeIfAbsent(BatchPlan.dedupBucket(f.time()), b -> new ArrayList<>()).add(f.id()));
+    Map<WindowKey, WindowValue> known = new HashMap<>();
+    Set<WindowKey> toRead = new HashSet<>();
+    for (EventFacts f : facts) {
+      for (Aggregation a : aggregations) {
+        String group = BatchPlan.group(a, f.values());
+        if (group == null) {
+          continue;
+        }
+        for (long windowStart : Windows.starts(a.window(), f.time())) {
+          WindowKey key = new WindowKey(a.name(), windowStart, group);
+          if (known.containsKey(key) || toRead.contains(key)) {
+            continue;
+          }
+          WindowValue cached = cache.get(partition, key);
+          if (cached != null) {
+            known.put(key, cached);
+          } else if (cache.knownEmpty(partition, key)) {
+            known.put(key, WindowValue.empty(a));
+          } else {
+            toRead.add(key);
+          }
+        }
+      }
+    }
     // Bounded waits: a Redis connection that dies mid-request may never answer (vertx-redis-client#375);
     // an apply that times out but ran anyway is caught by the position check of the retry.
-    return store.seen(partition, candidates).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).compose(seen -> {
-      BatchPlan plan = BatchPlan.of(aggregations, requiredNumeric, expected, facts, seen);
-      Map<Long, ConsumerRecord<String, byte[]>> byOffset = new HashMap<>();
-      if (!plan.late().isEmpty()) {
-        records.forEach(r -> byOffset.put(r.offset(), r));
+    return store.read(partition, candidates, toRead).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).compose(stored -> {
+      known.putAll(stored.windows());
+      BatchPlan plan = BatchPlan.of(aggregations, expected, facts, stored.seen(), now, maxAheadMillis);
+      dead.addAll(refused(plan, records, now));
+      List<RelayEntry.Change> changes = new ArrayList<>(plan.deltas().size());
+      List<BatchWrite.Window> writes = new ArrayList<>(plan.deltas().size());
+      for (WindowDelta delta : plan.deltas()) {
+        WindowValue before = known.get(delta.key());
+        WindowValue after = before == null ? delta.value() : before.plus(delta.value());
+        changes.add(new RelayEntry.Change(delta.key(), after));
+        writes.add(new BatchWrite.Window(delta.aggregation(), delta.key(), after, delta.distinct()));
       }
-      for (BatchPlan.Late late : plan.late()) {
-        ConsumerRecord<String, byte[]> record = byOffset.get(late.event().offset());
-        dead.add(deadLetters.message(record.key(), "late: event time " + late.event().time() + " is past the allowed lateness of "
-            + late.aggregations() + " at stream time " + plan.streamTime(), "kafka:" + record.topic(), record.value(), now));
-      }
+      RelayEntry entry = new RelayEntry(partition, nextOffset, changes, dead, oldestAccepted(records), List.of());
+      BatchWrite write = new BatchWrite(nextOffset, plan.streamTime(), plan.newIds(), writes, codec.encode(entry),
+          relay.relayedUpTo(partition));
       long applyStart = System.nanoTime();
-      return publisher.publish(dead)
-          .compose(v -> store.apply(partition, expected, nextOffset, plan).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS))
-          .map(applied -> {
-            metrics.storeLatency().record(System.nanoTime() - applyStart, TimeUnit.NANOSECONDS);
-            if (applied instanceof StateStore.Conflict conflict) {
-              Position stored = conflict.stored();
-              LOG.warn("partition {} moved to {} by another owner; not applying, seeking there", tp, stored.nextOffset());
-              positions.put(partition, stored);
-              seeks.put(tp, stored.isNone() ? 0L : stored.nextOffset());
-              return null;
-            }
-            positions.put(partition, new Position(nextOffset, plan.streamTime()));
-            metrics.out(plan.applied());
-            metrics.duplicates(plan.duplicates());
-            metrics.deadLettered(dead.size());
-            String oldestAccepted = oldestAccepted(records);
-            for (WindowState w : ((StateStore.Ok) applied).changed()) {
-              synchronized (updateMessages) {
-                updateMessages.add(update(w, partition, oldestAccepted));
-              }
-            }
-            return null;
-          });
-    });
+      return store.apply(partition, expected, write).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).<Void>map(applied -> {
+        metrics.storeLatency().record(System.nanoTime() - applyStart, TimeUnit.NANOSECONDS);
+        if (applied instanceof StateStore.Conflict conflict) {
+          Position moved = conflict.stored();
+          LOG.warn("partition {} moved to {} by another owner; not applying, seeking there", tp, moved.nextOffset());
+          positions.put(partition, moved);
+          cache.reset(partition, moved.streamTime());
+          seeks.put(tp, moved.isNone() ? 0L : moved.nextOffset());
+          return null;
+        }
+        positions.put(partition, new Position(nextOffset, plan.streamTime()));
+        changes.forEach(c -> cache.put(partition, c.key(), c.value()));
+        metrics.out(plan.applied());
+        metrics.duplicates(plan.duplicates());
+        metrics.deadLettered(dead.size());
+        metrics.late(plan.late().size());
+        metrics.future(plan.future().size());
+        if (write.outboxEntry() != null) {
+          relay.submit(entry.withDistinct(((StateStore.Ok) applied).distinct()));
+        }
+        return null;
+      });
+    }).onFailure(e -> cache.reset(partition, expected.streamTime()));
+  }
+
+  /** Dead letters for the events the plan refused: late for some aggregation, or from the future. */
+  private List<BusMessage> refused(BatchPlan plan, List<ConsumerRecord<String, byte[]>> records, long now) {
+    if (plan.late().isEmpty() && plan.future().isEmpty()) {
+      return List.of();
+    }
+    Map<Long, ConsumerRecord<String, byte[]>> byOffset = new HashMap<>();
+    records.forEach(r -> byOffset.put(r.offset(), r));
+    List<BusMessage> out = new ArrayList<>();
+    for (BatchPlan.Late late : plan.late()) {
+      ConsumerRecord<String, byte[]> record = byOffset.get(late.event().offset());
+      out.add(deadLetters.message(record.key(), "late: event time " + late.event().time() + " is past the allowed lateness of "
+          + late.aggregations() + " at stream time " + plan.streamTime(), "kafka:" + record.topic(), record.value(), now));
+    }
+    for (EventFacts future : plan.future()) {
+      ConsumerRecord<String, byte[]> record = byOffset.get(future.offset());
+      out.add(deadLetters.message(record.key(), EventValidator.futureError(timeField, future.time(), now, maxAheadMillis),
+          "kafka:" + record.topic(), record.value(), now));
+    }
+    return out;
   }
 
   private EventFacts facts(ConsumerRecord<String, byte[]> record) {
@@ -226,7 +328,7 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
   }
 
   /** When ingest accepted the oldest event of the batch: the start of the end-to-end latency its updates report. */
-  private static String oldestAccepted(List<ConsumerRecord<String, byte[]>> records) {
+  private static long oldestAccepted(List<ConsumerRecord<String, byte[]>> records) {
     long oldest = Long.MAX_VALUE;
     for (ConsumerRecord<String, byte[]> record : records) {
       String accepted = header(record, EventHeaders.ACCEPTED);
@@ -238,21 +340,7 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
         }
       }
     }
-    return oldest == Long.MAX_VALUE ? "" : Long.toString(oldest);
-  }
-
-  private BusMessage update(WindowState w, int partition, String oldestAccepted) {
-    JsonObject body = new JsonObject()
-        .put("aggregation", w.aggregation())
-        .put("group", w.group())
-        .put("windowStart", w.start())
-        .put("windowEnd", w.end())
-        .put("partition", partition)
-        .put("version", w.version())
-        .put("measures", new JsonObject(new java.util.LinkedHashMap<>(w.measures())));
-    return new BusMessage(updates, w.aggregation() + "|" + w.group(), body.toBuffer().getBytes(),
-        Map.of("tributary-window", Long.toString(w.start()), "tributary-partition", Integer.toString(partition),
-            EventHeaders.ACCEPTED, oldestAccepted));
+    return oldest == Long.MAX_VALUE ? -1 : oldest;
   }
 
   private static String header(ConsumerRecord<String, byte[]> record, String name) {

@@ -25,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -186,27 +185,94 @@ class ExactlyOnceIT {
 
   private void verify(DevStack devstack, String name, ServiceProcess aggregate, PaymentStream stream) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
-    List<String> differences = differences(aggregate, stream);
+    Map<String, JsonObject> answers = new HashMap<>();
+    List<String> differences = differences(aggregate, stream, answers);
     while (!differences.isEmpty() && System.nanoTime() < deadline) {
       Thread.sleep(2000);
-      differences = differences(aggregate, stream);
+      answers.clear();
+      differences = differences(aggregate, stream, answers);
     }
     assertThat(differences).as("windows that differ from the ground truth").isEmpty();
     assertThat(stream.truth.get("spend_by_card")).hasSizeGreaterThan(Math.min(900, EVENTS / 10));
     assertThat(stream.lateIds).isNotEmpty();
-    List<TopicProbe.Message> dead = TopicProbe.read(devstack.kafkaBootstrapServers(), name + ".dlq", Duration.ofSeconds(60),
-        list -> lateIds(list).containsAll(stream.lateIds));
-    assertThat(lateIds(dead)).isEqualTo(stream.lateIds);
+    verifyDeadLetters(devstack, name, stream);
+    verifyUpdates(devstack, name, answers);
   }
 
-  private static Set<String> lateIds(List<TopicProbe.Message> dead) {
+  /** Exactly one dead letter per rejected event and stage: every invalid event from ingest, every late one from aggregate. */
+  private static void verifyDeadLetters(DevStack devstack, String name, PaymentStream stream) {
+    List<String> expected = new ArrayList<>();
+    stream.invalidIds.forEach(id -> expected.add("ingest/" + id));
+    stream.lateIds.forEach(id -> expected.add("aggregate/" + id));
+    List<TopicProbe.Message> dead = TopicProbe.readToEnd(devstack.kafkaBootstrapServers(), name + ".dlq", Duration.ofSeconds(60),
+        list -> Set.copyOf(rejected(list)).containsAll(expected));
+    List<String> actual = rejected(dead);
+    assertThat(actual).as("dead letters by stage and event id, each once").doesNotHaveDuplicates()
+        .containsExactlyInAnyOrderElementsOf(expected);
+    assertThat(dead.stream().map(m -> new JsonObject(m.value()).getString("reason")))
+        .anyMatch(r -> r.equals("missing required field 'ts'"))
+        .anyMatch(r -> r.startsWith("event time in the future"))
+        .anyMatch(r -> r.startsWith("late: "));
+  }
+
+  private static List<String> rejected(List<TopicProbe.Message> dead) {
     return dead.stream().map(m -> new JsonObject(m.value()))
-        .filter(j -> j.getString("reason").startsWith("late"))
-        .map(j -> new JsonObject(j.getString("input")).getString("txn_id"))
-        .collect(Collectors.toSet());
+        .map(j -> j.getString("stage") + "/" + new JsonObject(j.getString("input")).getString("txn_id"))
+        .toList();
   }
 
-  private List<String> differences(ServiceProcess aggregate, PaymentStream stream) throws Exception {
+  /**
+   * The updates topic carries every window's final state: the update with the highest version of each
+   * window equals what the REST API answers, no window is missing, and the versions of a window only
+   * grow along the topic where one partition writes it (a window of the entity key).
+   */
+  private static void verifyUpdates(DevStack devstack, String name, Map<String, JsonObject> answers) {
+    NewestUpdates newest = new NewestUpdates();
+    List<TopicProbe.Message> all = TopicProbe.readToEnd(devstack.kafkaBootstrapServers(), name + ".updates", Duration.ofSeconds(90),
+        list -> {
+          newest.take(list);
+          return answers.entrySet().stream().allMatch(e -> newest.highest.containsKey(e.getKey())
+              && newest.highest.get(e.getKey()).getLong("version").equals(e.getValue().getLong("version")));
+        });
+    newest.take(all);
+    assertThat(newest.outOfOrder).as("updates of a card window with a lower version after a higher one").isEmpty();
+    assertThat(newest.highest.keySet()).as("windows with updates").isEqualTo(answers.keySet());
+    List<String> wrong = new ArrayList<>();
+    answers.forEach((window, answer) -> {
+      JsonObject update = newest.highest.get(window);
+      if (!update.getJsonObject("measures").equals(answer.getJsonObject("measures"))
+          || !update.getLong("version").equals(answer.getLong("version"))) {
+        wrong.add(window + ": update " + update.encode() + " REST " + answer.encode());
+      }
+    });
+    assertThat(wrong).as("windows whose newest update differs from the REST answer").isEmpty();
+  }
+
+  /** The update of highest version per window, taken incrementally from what the probe has read so far. */
+  private static final class NewestUpdates {
+    final Map<String, JsonObject> highest = new HashMap<>();
+    final Map<String, Long> lastVersion = new HashMap<>();
+    final List<String> outOfOrder = new ArrayList<>();
+    private int taken;
+
+    void take(List<TopicProbe.Message> updates) {
+      for (; taken < updates.size(); taken++) {
+        JsonObject u = new JsonObject(updates.get(taken).value());
+        String window = u.getString("aggregation") + "/" + u.getString("group") + "@" + u.getLong("windowStart");
+        long version = u.getLong("version");
+        Long last = lastVersion.put(window, version);
+        if (last != null && version < last && u.getString("aggregation").equals("spend_by_card")) {
+          outOfOrder.add(window + ": version " + version + " after " + last);
+        }
+        JsonObject best = highest.get(window);
+        if (best == null || best.getLong("version") < version) {
+          highest.put(window, u);
+        }
+      }
+    }
+  }
+
+  private List<String> differences(ServiceProcess aggregate, PaymentStream stream, Map<String, JsonObject> answers) throws Exception {
     List<String> out = new ArrayList<>();
     for (Map.Entry<String, Map<String, TreeMap<Long, PaymentStream.Expected>>> byAggregation : stream.truth.entrySet()) {
       for (Map.Entry<String, TreeMap<Long, PaymentStream.Expected>> byGroup : byAggregation.getValue().entrySet()) {
@@ -220,7 +286,9 @@ class ExactlyOnceIT {
         Map<Long, JsonObject> actual = new HashMap<>();
         JsonArray windows = new JsonObject(response.body()).getJsonArray("windows");
         for (int i = 0; i < windows.size(); i++) {
-          actual.put(windows.getJsonObject(i).getLong("start"), windows.getJsonObject(i).getJsonObject("measures"));
+          JsonObject w = windows.getJsonObject(i);
+          actual.put(w.getLong("start"), w.getJsonObject("measures"));
+          answers.put(byAggregation.getKey() + "/" + byGroup.getKey() + "@" + w.getLong("start"), w);
         }
         compare(byAggregation.getKey(), byGroup.getKey(), byGroup.getValue(), actual, out);
         if (out.size() > 20) {

@@ -15,7 +15,8 @@ import org.apache.kafka.common.utils.Utils;
 
 /**
  * A seeded stream of card payments for the exactly-once proofs, and the ground truth of what the
- * aggregates must hold, computed here independently of the services: about 1% invalid events, 2%
+ * aggregates must hold, computed here independently of the services: about 1% invalid events (a bad
+ * amount, no event time, or an event time in 2099 that must not move stream time), 2%
  * client retries of an earlier event id, 5% events up to 20 minutes late, blocked cards, unknown
  * merchants, spread over six hours of event time months in the past.
  *
@@ -31,10 +32,12 @@ final class PaymentStream {
   static final int CATEGORIES = 20;
   static final long BASE = Instant.parse("2026-06-01T00:00:00Z").toEpochMilli();
   static final long SPAN = 6 * 3_600_000L;
+  static final long FAR_FUTURE = Instant.parse("2099-01-01T00:00:00Z").toEpochMilli();
 
   /** Per aggregation (name), per group, per window start: the expected measures. */
   final Map<String, Map<String, TreeMap<Long, Expected>>> truth = new HashMap<>();
   final Set<String> lateIds = new HashSet<>();
+  final Set<String> invalidIds = new HashSet<>();
   final List<String> batches = new ArrayList<>();
   int valid;
   int invalid;
@@ -72,7 +75,15 @@ final class PaymentStream {
         apply(again, partitions, streamTime, applied);
         retries++;
       } else if (roll < 0.03) {
-        lines.add("{\"txn_id\":\"bad-" + i + "\",\"card_id\":\"C1\",\"merchant_id\":\"M1\",\"amount\":\"n/a\",\"ts\":" + BASE + "}");
+        // Invalid three ways: a bad amount, no event time, and an event time in 2099 (from the future).
+        String ts = switch (i % 3) {
+          case 0 -> ",\"ts\":" + BASE;
+          case 1 -> "";
+          default -> ",\"ts\":" + FAR_FUTURE;
+        };
+        String amount = i % 3 == 0 ? "\"n/a\"" : "12.5";
+        lines.add("{\"txn_id\":\"bad-" + i + "\",\"card_id\":\"C1\",\"merchant_id\":\"M1\",\"amount\":" + amount + ts + "}");
+        invalidIds.add("bad-" + i);
         invalid++;
       } else {
         String card = "C" + random.nextInt(CARDS);

@@ -5,6 +5,9 @@ import io.tributary.common.cluster.ClusterNode;
 import io.tributary.common.config.ServiceConfig;
 import io.tributary.common.health.Readiness;
 import io.tributary.common.pipeline.Pipeline;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * What every verticle of a service is given: its stage name, configuration, the pipeline, and the
@@ -22,6 +25,29 @@ public record ServiceContext(
     ClusterNode cluster) {
 
   public static final String VERSION = versionOf(ServiceContext.class);
+
+  /**
+   * The Kafka transactional id of this instance. It must survive a restart of the instance, so that
+   * the replacement fences the old producer and aborts what it left open at once: the configured
+   * {@code instance.id}, else the host name and HTTP port (a pod name in Kubernetes).
+   */
+  public String transactionalId() {
+    String configured = config.get("instance.id");
+    String stable = configured.isBlank() ? hostName() + "-" + config.get("http.port") : configured;
+    return "tributary." + pipeline.name() + "." + stage + "." + stable;
+  }
+
+  private static String hostName() {
+    String host = System.getenv("HOSTNAME");
+    if (host == null || host.isBlank()) {
+      try {
+        host = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+      } catch (IOException | RuntimeException e) {
+        host = "local";
+      }
+    }
+    return host;
+  }
 
   private static String versionOf(Class<?> type) {
     String version = type.getPackage() == null ? null : type.getPackage().getImplementationVersion();

@@ -34,7 +34,8 @@ public final class StageClients {
   public static Future<StageClients> start(Vertx vertx, ServiceContext service, List<BusRef> inputs, List<BusRef> outputs) {
     List<String> kafkaTopics = Stream.concat(inputs.stream(), outputs.stream())
         .filter(BusRef::isKafka).map(BusRef::target).distinct().toList();
-    return OutputBuses.create(vertx, service.config(), service.instanceId(), outputs)
+    boolean kafkaInput = inputs.stream().anyMatch(BusRef::isKafka);
+    return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs)
         .compose(buses -> vertx.executeBlocking(() -> Admin.create(new HashMap<>(
                 KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))))
             .map(admin -> new StageClients(vertx, buses, admin, new Topics(vertx, admin, service.config()).ensure(kafkaTopics))));
@@ -42,6 +43,11 @@ public final class StageClients {
 
   public OutputBuses buses() {
     return buses;
+  }
+
+  /** The Kafka admin client, for reads such as committed offsets. */
+  public Admin admin() {
+    return admin;
   }
 
   public Topics topics() {

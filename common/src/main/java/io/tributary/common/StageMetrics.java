@@ -20,6 +20,8 @@ public final class StageMetrics {
   private final Counter dropped;
   private final Counter deadLettered;
   private final Counter duplicates;
+  private final Counter late;
+  private final Counter future;
   private final Timer processingLatency;
   private final Timer storeLatency;
   private final DistributionSummary batchSize;
@@ -34,6 +36,10 @@ public final class StageMetrics {
     deadLettered = Counter.builder("tributary.events.dead.lettered").description("Events written to the dead-letter bus")
         .tags(tags).register(registry);
     duplicates = Counter.builder("tributary.events.duplicates.skipped").description("Events skipped as already applied")
+        .tags(tags).register(registry);
+    late = Counter.builder("tributary.events.late").description("Events dead-lettered as past the allowed lateness")
+        .tags(tags).register(registry);
+    future = Counter.builder("tributary.events.future").description("Events dead-lettered as too far ahead of the wall clock")
         .tags(tags).register(registry);
     processingLatency = Timer.builder("tributary.processing.latency").description("Time to process one batch of events")
         .tags(tags).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
@@ -71,6 +77,14 @@ public final class StageMetrics {
     duplicates.increment(n);
   }
 
+  public void late(long n) {
+    late.increment(n);
+  }
+
+  public void future(long n) {
+    future.increment(n);
+  }
+
   public Timer processingLatency() {
     return processingLatency;
   }
@@ -95,6 +109,8 @@ public final class StageMetrics {
         .put("dropped", (long) dropped.count())
         .put("deadLettered", (long) deadLettered.count())
         .put("duplicatesSkipped", (long) duplicates.count())
+        .put("late", (long) late.count())
+        .put("future", (long) future.count())
         .put("lag", lag.get());
   }
 }

@@ -13,6 +13,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -29,6 +30,19 @@ public final class TopicProbe {
 
   /** Reads {@code topic} from the beginning until {@code done} holds for what was read, or the timeout passes. */
   public static List<Message> read(String bootstrap, String topic, Duration timeout, Predicate<List<Message>> done) {
+    return read(bootstrap, topic, timeout, done, false);
+  }
+
+  /**
+   * Reads {@code topic} (committed records only) from the beginning until {@code done} holds, then on
+   * to the end of every partition as it stands at that moment, so that extra records written before
+   * (duplicates, say) are read too.
+   */
+  public static List<Message> readToEnd(String bootstrap, String topic, Duration timeout, Predicate<List<Message>> done) {
+    return read(bootstrap, topic, timeout, done, true);
+  }
+
+  private static List<Message> read(String bootstrap, String topic, Duration timeout, Predicate<List<Message>> done, boolean toEnd) {
     Properties props = new Properties();
     props.put("bootstrap.servers", bootstrap);
     props.put("group.id", "probe-" + UUID.randomUUID());
@@ -41,16 +55,26 @@ public final class TopicProbe {
       consumer.subscribe(List.of(topic));
       long deadline = System.nanoTime() + timeout.toNanos();
       while (System.nanoTime() < deadline && !done.test(out)) {
-        for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
-          Map<String, String> headers = new HashMap<>();
-          for (Header h : r.headers()) {
-            headers.put(h.key(), h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8));
-          }
-          out.add(new Message(r.key(), r.value(), headers, r.partition(), r.offset()));
+        poll(consumer, out);
+      }
+      if (toEnd) {
+        Map<TopicPartition, Long> end = consumer.endOffsets(consumer.assignment());
+        while (System.nanoTime() < deadline && end.entrySet().stream().anyMatch(e -> consumer.position(e.getKey()) < e.getValue())) {
+          poll(consumer, out);
         }
       }
     }
     return out;
+  }
+
+  private static void poll(KafkaConsumer<String, String> consumer, List<Message> out) {
+    for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+      Map<String, String> headers = new HashMap<>();
+      for (Header h : r.headers()) {
+        headers.put(h.key(), h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8));
+      }
+      out.add(new Message(r.key(), r.value(), headers, r.partition(), r.offset()));
+    }
   }
 
   /** Reads until at least {@code count} records arrived, then for {@code settle} more to catch extras. */

@@ -5,6 +5,7 @@ import io.tributary.common.bus.BusMessage;
 import io.tributary.common.bus.BusPublisher;
 import io.tributary.common.bus.DeadLetters;
 import io.tributary.common.event.EventScanner;
+import io.tributary.common.kafka.ConsumedOffsets;
 import io.tributary.common.kafka.ConsumerLoop;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Lookup;
@@ -26,7 +27,8 @@ import org.apache.kafka.common.header.Header;
 /**
  * Enriches one poll batch: scan each event for the fields the look-ups key on, resolve every look-up
  * of the batch in one store round trip, decide per event, and publish the batch (enriched events and
- * dead letters together). The consumer commits the batch only after this future succeeds.
+ * dead letters together) in one Kafka transaction with the batch's input offsets, so each event is
+ * enriched, dropped or dead-lettered exactly once.
  */
 public final class EnrichProcessor implements ConsumerLoop.Processor {
 
@@ -60,12 +62,13 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
   }
 
   @Override
-  public Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records) {
+  public Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records, ConsumedOffsets consumed) {
     long start = System.nanoTime();
     long now = System.currentTimeMillis();
     List<Scanned> events = new ArrayList<>(records.count());
     List<BusMessage> out = new ArrayList<>(records.count());
     Map<Lookup, Set<String>> wanted = new HashMap<>();
+    int unreadable = 0;
     for (ConsumerRecord<String, byte[]> record : records) {
       byte[] value = record.value() == null ? new byte[0] : record.value();
       try {
@@ -79,9 +82,10 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
         }
       } catch (EventScanner.NotAnObject e) {
         out.add(deadLetters.message(record.key(), e.getMessage(), "kafka:" + record.topic(), value, now));
-        metrics.deadLettered(1);
+        unreadable++;
       }
     }
+    int notEvents = unreadable;
     metrics.in(records.count());
     metrics.batch(records.count());
     Future<Void> turn = pending == 0 ? Future.succeededFuture() : previousHandedOver;
@@ -93,23 +97,30 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
         .compose(found -> turn.map(v -> found))
         .onFailure(handedOver::tryFail).compose(found -> {
       int emitted = 0;
+      int dead = notEvents;
+      int dropped = 0;
       for (Scanned event : events) {
         Decision decision = enricher.decide(event.scan().values(), found);
         if (decision instanceof Decision.Emit emit) {
           out.add(new BusMessage(enriched, event.record().key(), enrichedValue(event, emit.appended()), headers(event.record())));
           emitted++;
-        } else if (decision instanceof Decision.DeadLetter dead) {
-          out.add(deadLetters.message(event.record().key(), dead.reason(), "kafka:" + event.record().topic(), event.record().value(), now));
-          metrics.deadLettered(1);
+        } else if (decision instanceof Decision.DeadLetter refused) {
+          out.add(deadLetters.message(event.record().key(), refused.reason(), "kafka:" + event.record().topic(), event.record().value(), now));
+          dead++;
         } else {
-          metrics.dropped(1);
+          dropped++;
         }
       }
       int sent = emitted;
-      Future<Void> acknowledged = publisher.publish(out);
+      int deadLettered = dead;
+      int droppedCount = dropped;
+      Future<Void> acknowledged = publisher.publish(out, consumed);
       handedOver.tryComplete();
       return acknowledged.map(v -> {
+        // Counted once the transaction landed, so a retried batch is not counted twice.
         metrics.out(sent);
+        metrics.deadLettered(deadLettered);
+        metrics.dropped(droppedCount);
         metrics.processingLatency().record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
         return Map.<TopicPartition, Long>of();
       });

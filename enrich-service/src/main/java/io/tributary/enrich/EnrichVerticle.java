@@ -15,8 +15,8 @@ import java.util.List;
 
 /**
  * The enrich stage: consumes the ingested topic in the pipeline's enrich group, enriches each poll
- * batch with one store round trip, publishes to the enriched bus and commits after the publish is
- * acknowledged. Also serves reference data management.
+ * batch with one store round trip, and publishes to the enriched bus in a transaction that commits
+ * the batch's offsets too. Also serves reference data management.
  */
 public final class EnrichVerticle extends VerticleBase {
 
@@ -48,7 +48,7 @@ public final class EnrichVerticle extends VerticleBase {
           consumer = new ConsumerLoop("enrich",
               KafkaSettings.consumer(service.config(), service.instanceId(), service.pipeline().consumerGroup("enrich")),
               List.of(input.target()), context, new EnrichProcessor(service.pipeline(), resolver, clients.buses(), service.metrics()),
-              new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.KAFKA,
+              new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.TRANSACTIONAL,
               service.config().getInt("kafka.maxInFlightBatches"), service.control(), service.metrics());
           service.control().addStatus(() -> new JsonObject()
               .put("assignedPartitions", consumer.assignedPartitions())

@@ -6,6 +6,7 @@ import io.tributary.common.bus.BusPublisher;
 import io.tributary.common.bus.DeadLetters;
 import io.tributary.common.event.EventHeaders;
 import io.tributary.common.event.EventValidator;
+import io.tributary.common.kafka.ConsumedOffsets;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
 import io.vertx.core.Future;
@@ -17,8 +18,9 @@ import java.util.Map;
 /**
  * The one path every event takes into the pipeline, whatever its source: validate, send the valid
  * ones to the ingested bus keyed by entity key, and the invalid ones to the dead-letter bus with
- * their reason and raw input. The returned future succeeds only once the buses acknowledged all of
- * them; a source acknowledges its input only then.
+ * their reason and raw input, all in one transaction. The returned future succeeds only once the
+ * buses acknowledged all of them; a source acknowledges its input only then (a Kafka source commits
+ * its offsets in the same transaction).
  */
 public final class EventIntake {
 
@@ -47,10 +49,19 @@ public final class EventIntake {
   }
 
   public Future<Outcome> accept(List<RawEvent> events, String source) {
+    return accept(events, source, null);
+  }
+
+  /**
+   * @param consumed the source offsets these events were read at, committed in the same Kafka
+   *     transaction as the events and dead letters (null for HTTP and RabbitMQ input)
+   */
+  public Future<Outcome> accept(List<RawEvent> events, String source, ConsumedOffsets consumed) {
     long now = System.currentTimeMillis();
     String accepted = Long.toString(now);
     List<BusMessage> messages = new ArrayList<>(events.size());
     List<Rejection> rejected = new ArrayList<>();
+    int future = 0;
     for (int i = 0; i < events.size(); i++) {
       RawEvent event = events.get(i);
       String error = event.parseError();
@@ -64,17 +75,23 @@ public final class EventIntake {
               EventHeaders.ACCEPTED, accepted)));
           continue;
         }
-        error = ((EventValidator.Invalid) result).error();
+        EventValidator.Invalid invalid = (EventValidator.Invalid) result;
+        error = invalid.error();
+        if (invalid.refusal() == EventValidator.Refusal.FUTURE) {
+          future++;
+        }
       }
       rejected.add(new Rejection(i, error));
       messages.add(deadLetters.message(null, error, source, event.bytes(), now));
     }
     int acceptedCount = events.size() - rejected.size();
+    int futureCount = future;
     metrics.in(events.size());
-    return publisher.publish(messages).map(v -> {
+    return publisher.publish(messages, consumed).map(v -> {
       metrics.out(acceptedCount);
       metrics.rejected(rejected.size());
       metrics.deadLettered(rejected.size());
+      metrics.future(futureCount);
       return new Outcome(acceptedCount, rejected);
     });
   }

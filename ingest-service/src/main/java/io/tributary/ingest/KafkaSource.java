@@ -12,7 +12,10 @@ import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
 
-/** Reads events from Kafka topics named in the pipeline's {@code sources}; offsets advance only after intake is acknowledged. */
+/**
+ * Reads events from Kafka topics named in the pipeline's {@code sources}; the offsets are committed in
+ * the same transaction as what came of the events, so each is ingested (or dead-lettered) exactly once.
+ */
 final class KafkaSource {
 
   private final ConsumerLoop loop;
@@ -21,14 +24,14 @@ final class KafkaSource {
     String group = service.pipeline().consumerGroup("ingest");
     Map<String, String> config = KafkaSettings.consumer(service.config(), service.instanceId() + "-source", group);
     this.loop = new ConsumerLoop("ingest-source", config, topics.stream().map(BusRef::target).toList(), context,
-        records -> {
+        (records, consumed) -> {
           List<RawEvent> events = new ArrayList<>(records.count());
           for (ConsumerRecord<String, byte[]> record : records) {
             events.add(RequestBodies.single(record.value() == null ? new byte[0] : record.value()));
           }
-          return intake.accept(events, "kafka").map(outcome -> Map.<TopicPartition, Long>of());
+          return intake.accept(events, "kafka", consumed).map(outcome -> Map.<TopicPartition, Long>of());
         },
-        new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.KAFKA, 1, service.control(), service.metrics());
+        new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.TRANSACTIONAL, 1, service.control(), service.metrics());
   }
 
   void start() {

@@ -53,6 +53,9 @@ final class RabbitMqSource {
         .onSuccess(c -> {
           consumer = c;
           consumer.handler(this::received);
+          if (service.control().isPaused()) {
+            consumer.pause();
+          }
           service.control().onChange(paused -> vertx.runOnContext(v -> {
             if (paused) {
               consumer.pause();

@@ -23,6 +23,7 @@ public final class RequestBodies {
 
   /** {@code application/json}: an object is one event, an array is many; anything else is malformed. */
   public static List<RawEvent> json(Buffer body) {
+    requireContent(body);
     Object root;
     try {
       root = Json.decodeValue(body);
@@ -48,6 +49,7 @@ public final class RequestBodies {
 
   /** {@code application/x-ndjson}: one JSON object per line; blank lines are skipped. */
   public static List<RawEvent> ndjson(Buffer body) {
+    requireContent(body);
     byte[] bytes = body.getBytes();
     List<RawEvent> events = new ArrayList<>();
     int start = 0;
@@ -79,9 +81,16 @@ public final class RequestBodies {
     }
   }
 
+  /** An absent or blank body is refused with a clear message (the router hands over null for an empty body). */
+  private static void requireContent(Buffer body) {
+    if (body == null || isBlank(body.getBytes(), 0, body.length())) {
+      throw new MalformedBody("the body is empty: send one JSON event, a JSON array of events, or NDJSON (one event per line)");
+    }
+  }
+
   private static boolean isBlank(byte[] bytes, int start, int end) {
     for (int i = start; i < end; i++) {
-      if (bytes[i] != ' ' && bytes[i] != '\t') {
+      if (bytes[i] != ' ' && bytes[i] != '\t' && bytes[i] != '\n' && bytes[i] != '\r') {
         return false;
       }
     }

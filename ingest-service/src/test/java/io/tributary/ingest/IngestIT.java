@@ -49,6 +49,7 @@ class IngestIT {
           card_id: string
           amount: number
           currency: {type: string, required: false}
+          ts: {type: timestamp, required: false}
       buses:
         ingested: kafka:ingest-it.ingested
         deadLetter: kafka:ingest-it.dlq
@@ -158,6 +159,53 @@ class IngestIT {
       assertThat(paused.headers().firstValue("Retry-After")).isPresent();
     } finally {
       Harness.send(Harness.authorized(service.url("/control/resume")).POST(HttpRequest.BodyPublishers.noBody()));
+    }
+  }
+
+  @Test
+  void anEmptyBodyIsABadRequestThatSaysSo() throws Exception {
+    for (String type : List.of("application/json", NDJSON)) {
+      HttpResponse<String> empty = Harness.post(service.url("/events"), type, "");
+      assertThat(empty.statusCode()).as(type).isEqualTo(400);
+      assertThat(new JsonObject(empty.body()).getString("error")).startsWith("the body is empty");
+    }
+    assertThat(Harness.post(service.url("/events"), "application/json", " \n ").statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void anEventFromTheFutureIsRefusedWithItsReasonAndCounted() throws Exception {
+    HttpResponse<String> response = Harness.post(service.url("/events"), NDJSON, String.join("\n",
+        "{\"txn_id\":\"f1\",\"card_id\":\"C1\",\"amount\":1,\"ts\":\"2099-01-01T00:00:00Z\"}",
+        "{\"txn_id\":\"f2\",\"card_id\":\"C1\",\"amount\":1,\"ts\":" + System.currentTimeMillis() + "}"));
+    assertThat(response.statusCode()).isEqualTo(202);
+    JsonObject body = new JsonObject(response.body());
+    assertThat(body.getInteger("accepted")).isEqualTo(1);
+    assertThat(body.getJsonArray("rejected").getJsonObject(0).getString("error")).startsWith("event time in the future: 'ts' 4070908800000");
+    String metrics = Harness.send(HttpRequest.newBuilder(URI.create(service.url("/metrics"))).GET()).body();
+    assertThat(metrics).containsPattern("tributary_events_future_total\\{[^}]*stage=\"ingest\"[^}]*} [1-9]");
+    JsonObject status = new JsonObject(Harness.send(Harness.authorized(service.url("/control/status")).GET()).body());
+    assertThat(status.getJsonObject("counters").getLong("future")).isPositive();
+    List<TopicProbe.Message> dead = TopicProbe.read(kafka, "ingest-it.dlq", Duration.ofSeconds(20),
+        list -> list.stream().anyMatch(m -> m.value().contains("\\\"f1\\\"")));
+    assertThat(dead.stream().map(m -> new JsonObject(m.value())).filter(j -> j.getString("input").contains("\"f1\"")))
+        .singleElement().satisfies(j -> assertThat(j.getString("reason")).startsWith("event time in the future"));
+  }
+
+  @Test
+  void anInstanceStartedPausedTakesNothingUntilResumed() throws Exception {
+    // Without the sources, so that this instance takes no share of the other's source partitions.
+    Pipeline httpOnly = new Pipeline(PIPELINE.name(), PIPELINE.schema(), List.of(), List.of(), PIPELINE.buses(), List.of());
+    try (Harness.Service paused = Harness.start(Main.STAGE, httpOnly, Map.of(
+        "TRIBUTARY_KAFKA_BOOTSTRAP_SERVERS", kafka,
+        "TRIBUTARY_CONTROL_START_PAUSED", "true"))) {
+      String event = "{\"txn_id\":\"sp1\",\"card_id\":\"C1\",\"amount\":1}";
+      HttpResponse<String> refused = Harness.post(paused.url("/events"), "application/json", event);
+      assertThat(refused.statusCode()).isEqualTo(503);
+      assertThat(refused.body()).contains("paused");
+      JsonObject status = new JsonObject(Harness.send(Harness.authorized(paused.url("/control/status")).GET()).body());
+      assertThat(status.getString("state")).isEqualTo("paused");
+      Harness.send(Harness.authorized(paused.url("/control/resume")).POST(HttpRequest.BodyPublishers.noBody()));
+      assertThat(Harness.post(paused.url("/events"), "application/json", event).statusCode()).isEqualTo(202);
     }
   }
 

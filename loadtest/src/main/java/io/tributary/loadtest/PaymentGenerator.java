@@ -17,6 +17,8 @@ final class PaymentGenerator {
       + "pets beauty home auto hotel cinema taxi").split(" ");
   static final long HOUR = 3_600_000L;
   static final long FIVE_MINUTES = 300_000L;
+  /** The event time one run spans at most: short, so that runs one after the other stay near the wall clock. */
+  static final long SPAN = 10 * 60_000L;
   static final long MINUTE = 60_000L;
 
   final String run;
@@ -36,7 +38,7 @@ final class PaymentGenerator {
     this.cards = cards;
     this.merchants = merchants;
     this.base = base;
-    this.spacing = Math.max(1, Math.min(HOUR - 1, events * 10L) / events);
+    this.spacing = Math.max(1, Math.min(SPAN, events * 10L) / events);
   }
 
   /** Event {@code i}, as the NDJSON line ingest takes. Also folds it into the expected aggregates. */

@@ -87,7 +87,7 @@ public final class PipelineBenchmark {
     int events = intOpt("events");
     long seed = new Random().nextLong() & 0xffffffffL;
     String runId = "b" + Long.toString(seed, 36);
-    PaymentGenerator generator = new PaymentGenerator(runId, seed, freshHour(), events, intOpt("cards"), intOpt("merchants"));
+    PaymentGenerator generator = new PaymentGenerator(runId, seed, freshStart(), events, intOpt("cards"), intOpt("merchants"));
     System.out.printf(Locale.ROOT, "run %s: %d events, mode %s, batch %d, rate %s, event time from %s%n", runId, events,
         options.get("mode"), intOpt("batch"), intOpt("rate") == 0 ? "max" : options.get("rate") + "/s",
         java.time.Instant.ofEpochMilli(generator.base));
@@ -158,16 +158,31 @@ public final class PipelineBenchmark {
    * The start of an hour later than both now and the stack's current window plus two hours, so this
    * run's windows are its own and no partition's stream time makes its events late.
    */
-  private long freshHour() throws Exception {
-    long latest = System.currentTimeMillis();
+  /**
+   * The event time this run starts at: the wall clock (on a 5-minute boundary), or just after the
+   * windows of earlier runs when their stream time is ahead of it, so that no event of this run is
+   * late and no category window mixes two runs. Ingest refuses events more than the pipeline's
+   * {@code maxAhead} (1 h) ahead of its clock, so runs one after the other may not drift too far.
+   */
+  private long freshStart() throws Exception {
+    long now = System.currentTimeMillis();
+    long start = now / PaymentGenerator.FIVE_MINUTES * PaymentGenerator.FIVE_MINUTES;
     HttpResponse<String> current = http.send(HttpRequest.newBuilder(URI.create(instances("aggregate").get(0)
         + "/aggregates/spend_by_category?top=1")).timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofString());
     Matcher end = Pattern.compile("\"window\":\\{\"start\":\\d+,\"end\":(\\d+)").matcher(current.body());
     if (end.find()) {
-      latest = Math.max(latest, Long.parseLong(end.group(1)) + 2 * PaymentGenerator.HOUR);
+      long after = Long.parseLong(end.group(1)) + PaymentGenerator.FIVE_MINUTES;
+      start = Math.max(start, (after + PaymentGenerator.FIVE_MINUTES - 1) / PaymentGenerator.FIVE_MINUTES * PaymentGenerator.FIVE_MINUTES);
     }
-    return (latest / PaymentGenerator.HOUR + 1) * PaymentGenerator.HOUR;
+    long ahead = start + PaymentGenerator.SPAN - now;
+    if (ahead > 50 * 60_000L) {
+      throw new IllegalStateException("earlier runs moved the demo's stream time " + ahead / 60_000 + " minutes ahead of the clock, "
+          + "and ingest refuses events more than an hour ahead; wait " + (ahead / 60_000 - 50) + " minutes or start the stack "
+          + "on empty state (deploy/local/run.sh stop; redis-cli FLUSHALL; rm -rf .local/kafka)");
+    }
+    return start;
   }
+
 
   // ---- sending -----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 package io.tributary.common.bus;
 
+import io.tributary.common.kafka.ConsumedOffsets;
 import io.vertx.core.Future;
 import java.util.List;
 
@@ -8,6 +9,15 @@ public interface BusPublisher {
 
   /** Completes on the caller's context once every message is acknowledged, or fails with the first error. */
   Future<Void> publish(List<BusMessage> messages);
+
+  /**
+   * Publishes and commits the input offsets the messages were made from, atomically where the bus
+   * can (Kafka transactions): a consumer of the outputs sees them exactly once.
+   */
+  default Future<Void> publish(List<BusMessage> messages, ConsumedOffsets consumed) {
+    return consumed == null ? publish(messages)
+        : Future.failedFuture(new IllegalStateException(getClass().getSimpleName() + " cannot commit Kafka offsets"));
+  }
 
   Future<Void> close();
 }

@@ -1,8 +1,9 @@
 package io.tributary.common.bus;
 
 import io.tributary.common.config.ServiceConfig;
-import io.tributary.common.kafka.KafkaPublisher;
+import io.tributary.common.kafka.ConsumedOffsets;
 import io.tributary.common.kafka.KafkaSettings;
+import io.tributary.common.kafka.TransactionalPublisher;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.rabbitmq.RabbitMqClients;
 import io.tributary.common.rabbitmq.RabbitMqPublisher;
@@ -10,56 +11,67 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.rabbitmq.RabbitMQClient;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.EnumMap;
 import java.util.List;
-import java.util.Map;
 
 /**
- * The buses a stage writes to, behind one {@link BusPublisher}: a batch is split by bus kind and
- * succeeds when every part is acknowledged. Clients exist only for the kinds the stage writes.
+ * The buses a stage writes to, behind one {@link BusPublisher}. Kafka output goes through one
+ * transactional producer, together with the Kafka input offsets it was made from; RabbitMQ output is
+ * confirmed first, so a batch whose Kafka part then fails is republished (at least once on RabbitMQ,
+ * see docs/operations.md). Clients exist only for the kinds the stage uses.
  */
 public final class OutputBuses implements BusPublisher {
 
-  private final Map<BusRef.Kind, BusPublisher> publishers = new EnumMap<>(BusRef.Kind.class);
+  private TransactionalPublisher kafka;
+  private RabbitMqPublisher rabbitPublisher;
   private RabbitMQClient rabbit;
 
   private OutputBuses() {
   }
 
-  public static Future<OutputBuses> create(Vertx vertx, ServiceConfig config, String clientId, Collection<BusRef> buses) {
+  /**
+   * @param kafkaInput whether the stage reads Kafka: its offsets are committed through the
+   *     transactional producer even when no output is on Kafka
+   * @param transactionalId the producer's transactional id, stable across restarts of this instance
+   */
+  public static Future<OutputBuses> create(Vertx vertx, ServiceConfig config, String clientId, String transactionalId,
+      boolean kafkaInput, List<BusRef> buses) {
     OutputBuses out = new OutputBuses();
-    Future<Void> ready = Future.succeededFuture();
-    if (buses.stream().anyMatch(BusRef::isKafka)) {
-      ready = vertx.executeBlocking(() -> new KafkaPublisher(KafkaSettings.producer(config, clientId), clientId))
-          .map(p -> {
-            out.publishers.put(BusRef.Kind.KAFKA, p);
-            return null;
-          });
+    if (kafkaInput || buses.stream().anyMatch(BusRef::isKafka)) {
+      out.kafka = new TransactionalPublisher(KafkaSettings.transactionalProducer(config, clientId, transactionalId), clientId);
     }
+    Future<Void> ready = Future.succeededFuture();
     if (buses.stream().anyMatch(b -> b.kind() == BusRef.Kind.RABBITMQ)) {
       out.rabbit = RabbitMqClients.create(vertx, config);
-      out.publishers.put(BusRef.Kind.RABBITMQ, new RabbitMqPublisher(vertx, out.rabbit));
-      ready = ready.compose(v -> out.rabbit.start().recover(e -> Future.succeededFuture()));
+      out.rabbitPublisher = new RabbitMqPublisher(vertx, out.rabbit);
+      ready = out.rabbit.start().recover(e -> Future.succeededFuture());
     }
     return ready.map(v -> out);
   }
 
   @Override
   public Future<Void> publish(List<BusMessage> messages) {
-    if (publishers.size() == 1) {
-      return publishers.values().iterator().next().publish(messages);
-    }
-    Map<BusRef.Kind, List<BusMessage>> byKind = new EnumMap<>(BusRef.Kind.class);
+    return publish(messages, null);
+  }
+
+  @Override
+  public Future<Void> publish(List<BusMessage> messages, ConsumedOffsets consumed) {
+    List<BusMessage> toKafka = new ArrayList<>(messages.size());
+    List<BusMessage> toRabbit = new ArrayList<>();
     for (BusMessage m : messages) {
-      byKind.computeIfAbsent(m.bus().kind(), k -> new ArrayList<>()).add(m);
+      (m.bus().isKafka() ? toKafka : toRabbit).add(m);
     }
-    return Future.all(byKind.entrySet().stream().map(e -> publishers.get(e.getKey()).publish(e.getValue())).toList()).mapEmpty();
+    Future<Void> rabbitDone = toRabbit.isEmpty() ? Future.succeededFuture() : rabbitPublisher.publish(toRabbit);
+    if (toKafka.isEmpty() && consumed == null) {
+      return rabbitDone;
+    }
+    return rabbitDone.compose(v -> kafka.publish(toKafka, consumed));
   }
 
   @Override
   public Future<Void> close() {
-    Future<Void> closed = Future.all(publishers.values().stream().map(BusPublisher::close).toList()).mapEmpty();
-    return rabbit == null ? closed : closed.compose(v -> rabbit.stop());
+    Future<Void> kafkaClosed = kafka == null ? Future.succeededFuture() : kafka.close();
+    Future<Void> rabbitClosed = rabbitPublisher == null ? Future.succeededFuture()
+        : rabbitPublisher.close().compose(v -> rabbit.stop());
+    return Future.all(kafkaClosed, rabbitClosed).mapEmpty();
   }
 }

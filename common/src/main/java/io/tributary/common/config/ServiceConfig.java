@@ -69,6 +69,7 @@ public final class ServiceConfig {
     d.put("kafka.replicationFactor", "1");
     d.put("kafka.requestTimeoutMs", "5000");
     d.put("kafka.deliveryTimeoutMs", "10000");
+    d.put("kafka.transactionTimeoutMs", "10000");
     d.put("kafka.maxPollRecords", "1000");
     d.put("kafka.maxInFlightBatches", "3");
     d.put("kafka.fetchMinBytes", "65536");
@@ -77,6 +78,8 @@ public final class ServiceConfig {
     d.put("kafka.lingerMs", "5");
     d.put("kafka.batchSizeBytes", String.valueOf(256 * 1024));
     d.put("kafka.compression", "lz4");
+    d.put("aggregate.cacheWindows", "200000");
+    d.put("aggregate.maxRelayBacklog", "64");
     d.put("redis.uri", "redis://127.0.0.1:6379");
     d.put("redis.maxPoolSize", "8");
     d.put("redis.maxWaitingHandlers", "32768");
@@ -90,6 +93,7 @@ public final class ServiceConfig {
     d.put("cluster.members", "127.0.0.1");
     d.put("cluster.kubernetes", "false");
     d.put("shutdown.graceSeconds", "20");
+    d.put("control.startPaused", "false");
     return d;
   }
 

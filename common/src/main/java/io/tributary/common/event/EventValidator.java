@@ -11,18 +11,22 @@ import java.util.Map;
 
 /**
  * Checks one event against the pipeline's schema. A valid event leaves with its id, key and event
- * time resolved, and its time field written as epoch milliseconds (the arrival time when the event
- * had none), so every later stage reads one representation.
+ * time resolved, and its time field written as epoch milliseconds (the arrival time only when the
+ * schema declares the time field {@code required: false}), so every later stage reads one
+ * representation. An event time further ahead of the wall clock than the schema's {@code maxAhead}
+ * is refused as from the future: one such event must not move stream time for all the others.
  */
 public final class EventValidator {
 
   static final int MAX_ID_LENGTH = 512;
   private final Schema schema;
   private final FieldSpec[] fields;
+  private final long maxAheadMillis;
 
   public EventValidator(Schema schema) {
     this.schema = schema;
     this.fields = schema.fields().values().toArray(FieldSpec[]::new);
+    this.maxAheadMillis = schema.maxAhead().toMillis();
   }
 
   /** A valid event's identity, or the reason it is not valid. */
@@ -33,7 +37,28 @@ public final class EventValidator {
   public record Valid(String id, String key, long timeMillis, boolean rewritten) implements Result {
   }
 
-  public record Invalid(String error) implements Result {
+  /** Why an event is refused: {@code FUTURE} for an event time past the wall clock's bound, {@code INVALID} for the rest. */
+  public enum Refusal { INVALID, FUTURE }
+
+  public record Invalid(String error, Refusal refusal) implements Result {
+    public Invalid(String error) {
+      this(error, Refusal.INVALID);
+    }
+  }
+
+  /** The reason given to an event whose time lies too far ahead of the wall clock; shared by every stage that checks it. */
+  public static String futureError(String timeField, long time, long nowMillis, long maxAheadMillis) {
+    return "event time in the future: " + (timeField == null ? "time" : "'" + timeField + "'") + " " + time + " ("
+        + formatInstant(time) + ") is " + (time - nowMillis) + " ms ahead of the wall clock " + nowMillis
+        + ", more than the allowed " + maxAheadMillis + " ms (schema.time.maxAhead)";
+  }
+
+  private static String formatInstant(long millis) {
+    try {
+      return Instant.ofEpochMilli(millis).toString();
+    } catch (java.time.DateTimeException e) {
+      return "out of range";
+    }
   }
 
   /** Validates and normalises {@code event} in place. */
@@ -41,7 +66,7 @@ public final class EventValidator {
     for (FieldSpec field : fields) {
       Object value = event.get(field.name());
       if (value == null) {
-        if (field.required() && !field.name().equals(schema.timeField())) {
+        if (field.required()) {
           return new Invalid(event.containsKey(field.name())
               ? "field '" + field.name() + "' is null but required"
               : "missing required field '" + field.name() + "'");
@@ -68,12 +93,16 @@ public final class EventValidator {
     if (schema.timeField() != null) {
       Object value = event.get(schema.timeField());
       if (value == null) {
+        // Only reached when the schema declares the time field required: false (checked above otherwise).
         event.put(schema.timeField(), arrivalMillis);
         rewritten = true;
       } else {
         Long parsed = timeMillis(value);
         if (parsed == null) {
           return new Invalid(timeError(schema.timeField(), value));
+        }
+        if (parsed > arrivalMillis && parsed - arrivalMillis > maxAheadMillis) {
+          return new Invalid(futureError(schema.timeField(), parsed, arrivalMillis, maxAheadMillis), Refusal.FUTURE);
         }
         time = parsed;
         if (!(value instanceof Long || value instanceof Integer)) {

@@ -16,6 +16,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -34,12 +35,15 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Pause keeps polling with every assigned partition paused, so it never triggers a rebalance
  *       (vertx-kafka-client#179).</li>
- *   <li>{@link CommitMode#KAFKA}: offsets are committed after the processor's future succeeds, and
- *       synchronously on revoke and on stop (confluentinc/parallel-consumer#365).
- *       {@link CommitMode#EXTERNAL}: the processor keeps positions in its own store and says where to
- *       start on assignment.</li>
- *   <li>A failed batch is not committed: its partitions are sought back to the batch's first records
- *       and retried after a backoff that grows to 10 s, so nothing is skipped.</li>
+ *   <li>{@link CommitMode#TRANSACTIONAL}: the processor commits each batch's offsets in the same Kafka
+ *       transaction as its outputs ({@link #consumed}); on revoke and on stop every batch in flight
+ *       settles first (confluentinc/parallel-consumer#365). {@link CommitMode#EXTERNAL}: the processor
+ *       keeps positions in its own store and says where to start on assignment.</li>
+ *   <li>A failed batch is retried after a backoff that grows to 10 s, so nothing is skipped: its
+ *       partitions are sought back to the offsets committed with the last transaction that landed
+ *       (TRANSACTIONAL; the commit of the failed one may have landed after all), or to the batch's
+ *       first records (EXTERNAL). The loop's epoch then grows, so outputs of batches polled before the
+ *       rewind are refused by the publisher.</li>
  * </ul>
  */
 public final class ConsumerLoop {
@@ -47,15 +51,16 @@ public final class ConsumerLoop {
   private static final Logger LOG = LoggerFactory.getLogger(ConsumerLoop.class);
   private static final long BATCH_TIMEOUT_SECONDS = 30;
 
-  public enum CommitMode { KAFKA, EXTERNAL }
+  public enum CommitMode { TRANSACTIONAL, EXTERNAL }
 
   /** Processes one poll's records on the verticle's context. */
   public interface Processor {
     /**
      * Completes when the batch is fully handled; may name partitions to re-read from a position (for
-     * example after a fencing conflict). Fails to have the batch retried.
+     * example after a fencing conflict). Fails to have the batch retried. {@code consumed} holds the
+     * offsets to commit with the batch's outputs (in {@link CommitMode#TRANSACTIONAL}).
      */
-    Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records);
+    Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records, ConsumedOffsets consumed);
   }
 
   /** Rebalance hooks, called on the consumer thread (blocking is allowed there). */
@@ -80,7 +85,6 @@ public final class ConsumerLoop {
   private final StageMetrics metrics;
   private final int maxInFlight;
   private final java.util.ArrayDeque<InFlight> inFlight = new java.util.ArrayDeque<>();
-  private final Map<TopicPartition, OffsetAndMetadata> processed = new HashMap<>();
   private final Promise<Void> stopped = Promise.promise();
   private volatile boolean stopping;
   private volatile List<String> assignedView = List.of();
@@ -92,6 +96,14 @@ public final class ConsumerLoop {
   private long backoffMs;
   private Map<TopicPartition, Long> endOffsets = Map.of();
   private long endOffsetsAt;
+  private volatile ConsumerGroupMetadata groupMetadata;
+  /** Grows at every rewind; outputs carry the epoch they were polled in (see {@link ConsumedOffsets}). */
+  private long epoch;
+
+  /** The consumer group's metadata as of the last poll, for transactional offset commits outside a batch; null before the first. */
+  public ConsumerGroupMetadata groupMetadata() {
+    return groupMetadata;
+  }
 
   /** A batch handed to the processor whose outcome is not settled yet. */
   private record InFlight(ConsumerRecords<String, byte[]> records, CompletableFuture<Map<TopicPartition, Long>> result) {
@@ -148,6 +160,7 @@ public final class ConsumerLoop {
         ConsumerRecords<String, byte[]> records;
         try {
           records = consumer.poll(Duration.ofMillis(200));
+          groupMetadata = consumer.groupMetadata();
         } catch (WakeupException wakeup) {
           break;
         } catch (org.apache.kafka.common.KafkaException e) {
@@ -163,16 +176,13 @@ public final class ConsumerLoop {
         }
         if (control.isPaused()) {
           // Paused while this poll was in flight: leave its records for after the resume.
-          rewind(List.of(records));
+          firstOffsets(List.of(records)).forEach(consumer::seek);
           continue;
         }
         inFlight.add(new InFlight(records, handOver(records)));
         settle(ConsumerRecords.empty());
       }
       drainAll();
-      if (commitMode == CommitMode.KAFKA) {
-        commitSync(processed);
-      }
     } catch (Exception e) {
       LOG.error("{}: consumer loop ended unexpectedly", name, e);
     } finally {
@@ -183,10 +193,11 @@ public final class ConsumerLoop {
 
   private CompletableFuture<Map<TopicPartition, Long>> handOver(ConsumerRecords<String, byte[]> records) {
     CompletableFuture<Map<TopicPartition, Long>> result = new CompletableFuture<>();
+    ConsumedOffsets consumed = consumed(records);
     context.runOnContext(v -> {
       Future<Map<TopicPartition, Long>> f;
       try {
-        f = processor.process(records);
+        f = processor.process(records, consumed);
       } catch (RuntimeException e) {
         f = Future.failedFuture(e);
       }
@@ -211,15 +222,7 @@ public final class ConsumerLoop {
       InFlight head = inFlight.poll();
       try {
         Map<TopicPartition, Long> seeks = head.result().get(BATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        remember(head.records(), seeks);
         seeks.forEach(consumer::seek);
-        if (commitMode == CommitMode.KAFKA) {
-          consumer.commitAsync(Map.copyOf(processed), (offsets, error) -> {
-            if (error != null) {
-              LOG.debug("async commit failed, the next commit covers it: {}", error.getMessage());
-            }
-          });
-        }
         backoffMs = 0;
       } catch (Exception e) {
         backoffMs = backoffMs == 0 ? 250 : Math.min(backoffMs * 2, 10_000);
@@ -262,32 +265,50 @@ public final class ConsumerLoop {
     }
   }
 
-  private void remember(ConsumerRecords<String, byte[]> records, Map<TopicPartition, Long> seeks) {
+  /** The offsets to commit after these records, as of this poll's group generation and the loop's epoch. */
+  private ConsumedOffsets consumed(ConsumerRecords<String, byte[]> records) {
+    Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
     for (TopicPartition tp : records.partitions()) {
-      if (seeks.containsKey(tp)) {
-        continue;
-      }
       List<ConsumerRecord<String, byte[]>> list = records.records(tp);
-      processed.put(tp, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
+      next.put(tp, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
     }
+    return new ConsumedOffsets(next, groupMetadata, epoch);
   }
 
   /**
-   * Seeks each partition back to the lowest offset it has in these batches. The lowest, not the
+   * Seeks each partition of these batches back to where their records must be read again: in
+   * TRANSACTIONAL mode the offset committed with the last transaction that landed, else (or when the
+   * broker cannot say) the lowest offset the partition has in these batches. The lowest, not the
    * first batch's: a batch re-read after one failure may itself fail behind a newer one.
    */
   private void rewind(List<ConsumerRecords<String, byte[]>> batches) {
+    Map<TopicPartition, Long> first = firstOffsets(batches);
+    if (commitMode == CommitMode.TRANSACTIONAL && !first.isEmpty()) {
+      try {
+        // read_committed: the broker answers once no transaction with offsets for these partitions is pending.
+        consumer.committed(first.keySet(), Duration.ofSeconds(10)).forEach((tp, committed) -> {
+          if (committed != null) {
+            first.put(tp, committed.offset());
+          }
+        });
+      } catch (RuntimeException e) {
+        LOG.warn("{}: committed offsets unavailable ({}); re-reading from the failed batches' first records", name, e.getMessage());
+      }
+    }
+    first.forEach(consumer::seek);
+    epoch++;
+  }
+
+  /** The lowest offset each still-assigned partition has in these batches. */
+  private Map<TopicPartition, Long> firstOffsets(List<ConsumerRecords<String, byte[]>> batches) {
     Map<TopicPartition, Long> first = new HashMap<>();
     for (ConsumerRecords<String, byte[]> records : batches) {
       for (TopicPartition tp : records.partitions()) {
         first.merge(tp, records.records(tp).get(0).offset(), Math::min);
       }
     }
-    first.forEach((tp, offset) -> {
-      if (consumer.assignment().contains(tp)) {
-        consumer.seek(tp, offset);
-      }
-    });
+    first.keySet().retainAll(consumer.assignment());
+    return first;
   }
 
   /** Waits out a backoff without leaving the group: partitions paused, poll still called. */
@@ -368,17 +389,6 @@ public final class ConsumerLoop {
     return lag;
   }
 
-  private void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets) {
-    if (offsets.isEmpty()) {
-      return;
-    }
-    try {
-      consumer.commitSync(Map.copyOf(offsets), Duration.ofSeconds(10));
-    } catch (RuntimeException e) {
-      LOG.warn("{}: commit of {} failed; those records will be read again: {}", name, offsets, e.getMessage());
-    }
-  }
-
   private void closeConsumer() {
     if (consumer != null) {
       try {
@@ -400,35 +410,28 @@ public final class ConsumerLoop {
   private final class Listener implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      // Every batch in flight settles (its transaction commits or fails) before the partitions move.
       inRebalance = true;
       try {
         drainAll();
       } finally {
         inRebalance = false;
       }
-      if (commitMode == CommitMode.KAFKA) {
-        Map<TopicPartition, OffsetAndMetadata> revoked = new HashMap<>();
-        partitions.forEach(tp -> {
-          OffsetAndMetadata offset = processed.remove(tp);
-          if (offset != null) {
-            revoked.put(tp, offset);
-          }
-        });
-        commitSync(revoked);
-      }
       rebalance.revoked(partitions);
+      groupMetadata = consumer.groupMetadata();
       refreshView();
     }
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
-      partitions.forEach(processed::remove);
       rebalance.revoked(partitions);
+      groupMetadata = consumer.groupMetadata();
       refreshView();
     }
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      groupMetadata = consumer.groupMetadata();
       if (!partitions.isEmpty()) {
         rebalance.assigned(partitions).forEach(consumer::seek);
         if (consumerPaused) {

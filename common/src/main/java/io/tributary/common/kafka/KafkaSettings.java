@@ -41,6 +41,21 @@ public final class KafkaSettings {
     return p;
   }
 
+  /**
+   * A transactional producer: idempotent, {@code acks=all}, with a transaction timeout short enough
+   * that what a crashed instance left open never blocks {@code read_committed} readers for long when
+   * no replacement with the same id takes over (Kafka Streams uses 10 s too).
+   */
+  public static Map<String, String> transactionalProducer(ServiceConfig config, String clientId, String transactionalId) {
+    Map<String, String> p = producer(config, clientId);
+    p.put("transactional.id", transactionalId);
+    p.put("transaction.timeout.ms", config.get("kafka.transactionTimeoutMs"));
+    // A produce request that reaches a partition while the previous transaction's markers are still
+    // being written is refused (CONCURRENT_TRANSACTIONS) and retried: after 10 ms, not the default 100.
+    p.put("retry.backoff.ms", "10");
+    return p;
+  }
+
   /** A consumer whose offsets the stage commits itself, reading only committed transactional data. */
   public static Map<String, String> consumer(ServiceConfig config, String clientId, String group) {
     Map<String, String> p = new HashMap<>();

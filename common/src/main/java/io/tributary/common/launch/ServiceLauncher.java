@@ -103,6 +103,11 @@ public final class ServiceLauncher {
     LOG.info("starting {} service {} for pipeline '{}' with {}", stage.name(), instanceId, pipeline.name(), config.describe());
     return vertxFuture.compose(vertx -> {
       StageControl control = new StageControl();
+      if (config.getBoolean("control.startPaused")) {
+        // Nothing is consumed or accepted until POST /control/resume: reference data can be loaded first.
+        control.pause();
+        LOG.info("{} starts paused (control.startPaused); resume it with POST /control/resume", stage.name());
+      }
       JsonObject identity = new JsonObject()
           .put("stage", stage.name())
           .put("pipeline", pipeline.name())

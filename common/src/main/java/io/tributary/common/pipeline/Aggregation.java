@@ -21,4 +21,9 @@ public record Aggregation(
     groupBy = List.copyOf(groupBy);
     measures = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(measures));
   }
+
+  /** Whether it groups by the entity key alone, so that each group lives in one partition of the input. */
+  public boolean groupsByKey(String keyField) {
+    return groupBy.size() == 1 && groupBy.get(0).equals(keyField);
+  }
 }

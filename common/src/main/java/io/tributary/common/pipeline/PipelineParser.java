@@ -39,6 +39,7 @@ public final class PipelineParser {
   private static final Pattern MEASURE = Pattern.compile("\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\(\\s*([^()\\s]*)\\s*\\)\\s*");
   private static final Set<String> TOP_LEVEL = Set.of("pipeline", "schema", "lookups", "aggregations", "buses", "sources");
   private static final Set<String> SCHEMA_KEYS = Set.of("id", "key", "time", "fields");
+  private static final Set<String> TIME_KEYS = Set.of("field", "maxAhead");
   private static final Set<String> FIELD_KEYS = Set.of("type", "required");
   private static final Set<String> LOOKUP_KEYS = Set.of("name", "kind", "store", "by", "fields", "onMissing", "action", "cache", "table");
   private static final Set<String> CACHE_KEYS = Set.of("size", "ttl");
@@ -98,12 +99,28 @@ public final class PipelineParser {
   private Schema schema(Node node, Node parent) {
     if (node == null) {
       problem(parent, "schema", "is missing: every pipeline declares its event schema");
-      return new Schema("id", "key", null, Map.of());
+      return new Schema("id", "key", null, Schema.DEFAULT_MAX_AHEAD, Map.of());
     }
     Map<String, Node> entries = mapping(node, "schema", SCHEMA_KEYS);
     String id = requiredFieldName(entries, "id", "schema.id", node);
     String key = requiredFieldName(entries, "key", "schema.key", node);
-    String time = entries.containsKey("time") ? fieldName(entries.get("time"), "schema.time") : null;
+    String time = null;
+    Duration maxAhead = Schema.DEFAULT_MAX_AHEAD;
+    Node timeNode = entries.get("time");
+    if (timeNode instanceof MappingNode) {
+      Map<String, Node> timeEntries = mapping(timeNode, "schema.time", TIME_KEYS);
+      time = requiredFieldName(timeEntries, "field", "schema.time.field", timeNode);
+      if (timeEntries.containsKey("maxAhead")) {
+        Duration d = duration(timeEntries.get("maxAhead"), "schema.time.maxAhead");
+        if (d != null && d.isZero()) {
+          problem(timeEntries.get("maxAhead"), "schema.time.maxAhead", "must be a positive duration such as 1h");
+        } else if (d != null) {
+          maxAhead = d;
+        }
+      }
+    } else if (timeNode != null) {
+      time = fieldName(timeNode, "schema.time");
+    }
     Map<String, FieldSpec> fields = new LinkedHashMap<>();
     Node fieldsNode = entries.get("fields");
     if (fieldsNode == null) {
@@ -136,10 +153,11 @@ public final class PipelineParser {
       }
     }
     if (time != null) {
+      // Required like any other field, declared or not; "required: false" is the explicit ask for arrival time.
       FieldSpec declared = fields.get(time);
-      fields.put(time, new FieldSpec(time, FieldType.TIMESTAMP, declared != null && declared.required()));
+      fields.put(time, new FieldSpec(time, FieldType.TIMESTAMP, declared == null || declared.required()));
     }
-    return new Schema(id, key, time, fields);
+    return new Schema(id, key, time, maxAhead, fields);
   }
 
   private FieldSpec fieldSpec(String name, Node node, String path) {

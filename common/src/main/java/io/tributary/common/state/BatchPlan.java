@@ -3,6 +3,7 @@ package io.tributary.common.state;
 import io.tributary.common.pipeline.Aggregation;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,20 +11,26 @@ import java.util.Set;
 
 /**
  * What one batch of one partition does to the state, decided in order of offsets from the
- * partition's stored position: events already applied (by id) are skipped, the stream time advances
- * event by event, each event goes to every window of every aggregation that is still open, and an
- * event that fits no open window of some aggregation is late. The result is applied by the store in
- * one atomic step, together with the new position, so replaying a batch gives the same plan.
+ * partition's stored position: events decided before (by id) are skipped; an event whose time lies
+ * too far ahead of the wall clock is refused as from the future and never moves stream time; the
+ * stream time advances event by event; each event goes to every window of every aggregation that is
+ * still open, and an event that fits no open window of some aggregation is late for it. Every event
+ * decided here (applied, late or from the future) has its id recorded, so a replay or a client's
+ * retry of it is skipped and it is dead-lettered at most once. The store applies the result in one
+ * atomic step, together with the new position, so replaying a batch gives the same plan.
  */
 public final class BatchPlan {
+
+  public static final long DEDUP_BUCKET_MILLIS = 3_600_000L;
 
   /** An event that was too late for at least one aggregation. */
   public record Late(EventFacts event, List<String> aggregations) {
   }
 
-  private final Map<String, WindowDelta> deltas = new LinkedHashMap<>();
+  private final Map<WindowKey, WindowDelta> deltas = new LinkedHashMap<>();
   private final Map<Long, List<String>> newIds = new HashMap<>();
   private final List<Late> late = new ArrayList<>();
+  private final List<EventFacts> future = new ArrayList<>();
   private final long startStreamTime;
   private long streamTime;
   private int applied;
@@ -39,33 +46,23 @@ public final class BatchPlan {
     return Math.floorDiv(time, DEDUP_BUCKET_MILLIS) * DEDUP_BUCKET_MILLIS;
   }
 
-  public static final long DEDUP_BUCKET_MILLIS = 3_600_000L;
-
   /**
-   * @param seen ids of this batch that the store has applied before
+   * @param seen ids of this batch that the store has decided before
+   * @param nowMillis the wall clock
+   * @param maxAheadMillis how far ahead of the wall clock an event time may lie
    */
-  public static BatchPlan of(List<Aggregation> aggregations, Position from, List<EventFacts> events, Set<String> seen) {
-    return of(aggregations, Set.of(), from, events, seen);
-  }
-
-  /**
-   * @param requiredNumeric fields every event carries as a number (required numeric schema fields);
-   *     measures over them need no count of values of their own
-   */
-  public static BatchPlan of(List<Aggregation> aggregations, Set<String> requiredNumeric, Position from, List<EventFacts> events,
-      Set<String> seen) {
-    Map<String, Set<String>> countsEqualEvents = new HashMap<>();
-    for (Aggregation a : aggregations) {
-      Set<String> measures = new java.util.HashSet<>();
-      a.measures().values().stream().filter(m -> m.field() != null && requiredNumeric.contains(m.field()))
-          .forEach(m -> measures.add(m.name()));
-      countsEqualEvents.put(a.name(), measures);
-    }
+  public static BatchPlan of(List<Aggregation> aggregations, Position from, List<EventFacts> events, Set<String> seen,
+      long nowMillis, long maxAheadMillis) {
     BatchPlan plan = new BatchPlan(from.streamTime());
-    java.util.HashSet<String> inBatch = new java.util.HashSet<>();
+    Set<String> inBatch = new HashSet<>();
     for (EventFacts event : events) {
       if (seen.contains(event.id()) || !inBatch.add(event.id())) {
         plan.duplicates++;
+        continue;
+      }
+      plan.newIds.computeIfAbsent(dedupBucket(event.time()), b -> new ArrayList<>()).add(event.id());
+      if (event.time() > nowMillis && event.time() - nowMillis > maxAheadMillis) {
+        plan.future.add(event);
         continue;
       }
       plan.streamTime = Math.max(plan.streamTime, event.time());
@@ -79,8 +76,8 @@ public final class BatchPlan {
         boolean fitted = false;
         for (long start : Windows.starts(aggregation.window(), event.time())) {
           if (Windows.open(start, aggregation.window(), aggregation.allowedLateness().toMillis(), plan.streamTime)) {
-            plan.deltas.computeIfAbsent(aggregation.name() + '\u0000' + start + '\u0000' + group,
-                k -> new WindowDelta(aggregation, start, group, countsEqualEvents.get(aggregation.name()))).add(event.values());
+            plan.deltas.computeIfAbsent(new WindowKey(aggregation.name(), start, group),
+                k -> new WindowDelta(aggregation, start, group)).add(event.values());
             fitted = true;
           }
         }
@@ -98,7 +95,6 @@ public final class BatchPlan {
       }
       if (any) {
         plan.applied++;
-        plan.newIds.computeIfAbsent(dedupBucket(event.time()), b -> new ArrayList<>()).add(event.id());
       }
     }
     return plan;
@@ -123,17 +119,23 @@ public final class BatchPlan {
     return key.toString();
   }
 
+  /** The windows the batch changes, in the order the events first touched them. */
   public List<WindowDelta> deltas() {
     return new ArrayList<>(deltas.values());
   }
 
-  /** Ids of the events this batch applies, by de-duplication bucket. */
+  /** Ids of every event this batch decides (applied, late or from the future), by de-duplication bucket. */
   public Map<Long, List<String>> newIds() {
     return newIds;
   }
 
   public List<Late> late() {
     return late;
+  }
+
+  /** Events refused because their time lies too far ahead of the wall clock. */
+  public List<EventFacts> future() {
+    return future;
   }
 
   public long streamTime() {
@@ -144,6 +146,7 @@ public final class BatchPlan {
     return startStreamTime;
   }
 
+  /** Events that went into at least one window. */
   public int applied() {
     return applied;
   }

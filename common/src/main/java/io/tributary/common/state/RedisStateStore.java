@@ -3,6 +3,7 @@ package io.tributary.common.state;
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.Measure;
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
@@ -13,34 +14,39 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
+import org.apache.kafka.common.utils.Utils;
 
 /**
- * Aggregation state in Redis. A batch is applied by one call of the {@code tributary_apply}
- * function (resources/io/tributary/common/state/tributary.lua); reads merge the partitions' partials.
- * Key lifetimes derive from stream time: a window lives until its start plus the retention, in stream
- * time, mapped to a Redis TTL when it is written.
+ * Aggregation state in Redis (layout in docs/operations.md). A batch is applied by one call of the
+ * {@code tributary_apply} function (resources/io/tributary/common/state/tributary.lua); reads are one
+ * pipelined round trip and merge the partitions' partials. Key lifetimes derive from stream time: a
+ * window lives until its start plus the retention, in stream time, mapped to a Redis TTL when it is
+ * written.
  */
 public final class RedisStateStore implements StateStore {
 
   private static final String FUNCTION = loadFunction();
+  private static final int READ_SLICE = 500;
 
   private final Redis redis;
   private final StateKeys keys;
   private final long dedupMillis;
   private final String keyField;
+  private final Map<String, Aggregation> aggregations = new LinkedHashMap<>();
 
   public RedisStateStore(Redis redis, String pipeline, String keyField, List<Aggregation> aggregations) {
     this.redis = redis;
     this.keyField = keyField;
     this.keys = new StateKeys(pipeline);
     this.dedupMillis = aggregations.stream().mapToLong(a -> a.retention().toMillis()).max().orElse(Duration.ofDays(1).toMillis());
+    aggregations.forEach(a -> this.aggregations.put(a.name(), a));
   }
 
   @Override
@@ -61,87 +67,109 @@ public final class RedisStateStore implements StateStore {
   }
 
   @Override
-  public Future<Set<String>> seen(int partition, Map<Long, List<String>> idsByBucket) {
-    if (idsByBucket.isEmpty()) {
-      return Future.succeededFuture(Set.of());
-    }
+  public Future<Stored> read(int partition, Map<Long, List<String>> idsByBucket, Collection<WindowKey> windows) {
     List<Request> requests = new ArrayList<>();
-    List<List<String>> order = new ArrayList<>();
+    List<List<String>> idOrder = new ArrayList<>();
     idsByBucket.forEach((bucket, ids) -> {
       Request hmget = Request.cmd(Command.HMGET).arg(keys.seen(partition, bucket));
       ids.forEach(hmget::arg);
       requests.add(hmget);
-      order.add(ids);
+      idOrder.add(ids);
     });
+    Map<String, List<WindowKey>> byHash = new LinkedHashMap<>();
+    for (WindowKey w : windows) {
+      byHash.computeIfAbsent(keys.windows(partition, w.aggregation(), w.start()), k -> new ArrayList<>()).add(w);
+    }
+    byHash.forEach((hash, ws) -> {
+      Request hmget = Request.cmd(Command.HMGET).arg(hash);
+      ws.forEach(w -> hmget.arg(w.group()));
+      requests.add(hmget);
+    });
+    if (requests.isEmpty()) {
+      return Future.succeededFuture(new Stored(Set.of(), Map.of()));
+    }
     return redis.batch(requests).map(responses -> {
       Set<String> seen = new HashSet<>();
-      for (int i = 0; i < responses.size(); i++) {
-        List<String> ids = order.get(i);
+      int at = 0;
+      for (List<String> ids : idOrder) {
+        Response r = responses.get(at++);
         for (int j = 0; j < ids.size(); j++) {
-          if (responses.get(i).get(j) != null) {
+          if (r.get(j) != null) {
             seen.add(ids.get(j));
           }
         }
       }
-      return seen;
+      Map<WindowKey, WindowValue> stored = new HashMap<>();
+      for (List<WindowKey> ws : byHash.values()) {
+        Response r = responses.get(at++);
+        for (int j = 0; j < ws.size(); j++) {
+          if (r.get(j) != null) {
+            WindowKey w = ws.get(j);
+            stored.put(w, WindowValue.unpack(aggregations.get(w.aggregation()), r.get(j).toString()));
+          }
+        }
+      }
+      return new Stored(seen, stored);
     });
   }
 
   @Override
-  public Future<Applied> apply(int partition, Position expected, long nextOffset, BatchPlan plan) {
+  public Future<Applied> apply(int partition, Position expected, BatchWrite write) {
     List<String> keyList = new ArrayList<>();
     Map<String, Integer> keyIndex = new HashMap<>();
-    List<String> args = new ArrayList<>();
     key(keyList, keyIndex, keys.meta(partition));
-    long st = plan.streamTime();
+    key(keyList, keyIndex, keys.outbox(partition));
+    long st = write.streamTime();
+    List<Object> args = new ArrayList<>();
     args.add(expected.isNone() ? "" : Long.toString(expected.nextOffset()));
-    args.add(Long.toString(nextOffset));
+    args.add(Long.toString(write.nextOffset()));
     args.add(Long.toString(st));
-    plan.newIds().forEach((bucket, ids) -> {
+    args.add(write.relayedUpTo() < 0 ? "" : Long.toString(write.relayedUpTo() + 1));
+    args.add(write.outboxEntry() == null ? "" : Buffer.buffer(write.outboxEntry()));
+    write.newIds().forEach((bucket, ids) -> {
       args.add("D");
       args.add(key(keyList, keyIndex, keys.seen(partition, bucket)));
-      args.add(Long.toString(ttl(bucket + BatchPlan.DEDUP_BUCKET_MILLIS + dedupMillis, st)));
+      args.add(Long.toString(seenTtl(bucket, st)));
       args.add(Integer.toString(ids.size()));
       args.addAll(ids);
     });
-    List<WindowDelta> deltas = plan.deltas();
-    for (WindowDelta d : deltas) {
-      Aggregation a = d.aggregation();
-      String ttl = Long.toString(ttl(d.start() + a.retention().toMillis(), st));
-      List<String> ops = new ArrayList<>();
-      op(ops, "I", "count", Long.toString(d.count()));
-      d.sums().forEach((m, v) -> {
-        op(ops, "F", "sum:" + m, Double.toString(v));
-        Long n = d.counts().get(m);
-        if (n != null) {
-          op(ops, "I", "n:" + m, Long.toString(n));
-        }
-      });
-      d.mins().forEach((m, v) -> op(ops, "<", "min:" + m, Double.toString(v)));
-      d.maxs().forEach((m, v) -> op(ops, ">", "max:" + m, Double.toString(v)));
+    // One write per window-start hash: every window of a batch that starts together shares its key and TTL.
+    Map<String, List<BatchWrite.Window>> byHash = new LinkedHashMap<>();
+    for (BatchWrite.Window w : write.windows()) {
+      byHash.computeIfAbsent(keys.windows(partition, w.key().aggregation(), w.key().start()), k -> new ArrayList<>()).add(w);
+    }
+    byHash.forEach((hash, ws) -> {
+      BatchWrite.Window first = ws.get(0);
       args.add("W");
-      args.add(key(keyList, keyIndex, keys.window(partition, a.name(), d.start(), d.group())));
-      args.add(ttl);
-      args.add(Integer.toString(ops.size() / 3));
-      args.addAll(ops);
-      for (Measure m : a.measures().values()) {
+      args.add(key(keyList, keyIndex, hash));
+      args.add(Long.toString(ttl(first.key().start() + first.aggregation().retention().toMillis(), st)));
+      args.add(Integer.toString(ws.size()));
+      for (BatchWrite.Window w : ws) {
+        args.add(w.key().group());
+        args.add(w.value().pack(w.aggregation()));
+      }
+    });
+    for (BatchWrite.Window w : write.windows()) {
+      for (Measure m : w.aggregation().measures().values()) {
         if (m.function() == Measure.Function.DISTINCT) {
-          List<String> values = d.distinct().getOrDefault(m.name(), List.of());
+          List<String> values = w.distinct().getOrDefault(m.name(), List.of());
           args.add("H");
-          args.add(key(keyList, keyIndex, keys.distinct(partition, a.name(), d.start(), m.name(), d.group())));
-          args.add(ttl);
+          args.add(key(keyList, keyIndex, keys.distinct(partition, w.key().aggregation(), w.key().start(), m.name(), w.key().group())));
+          args.add(Long.toString(ttl(w.key().start() + w.aggregation().retention().toMillis(), st)));
           args.add(Integer.toString(values.size()));
           args.addAll(values);
         }
       }
-      args.add("S");
-      args.add(key(keyList, keyIndex, keys.windowGroups(partition, a.name(), d.start())));
-      args.add(ttl);
-      args.add(d.group());
     }
     Request fcall = Request.cmd(Command.FCALL).arg("tributary_apply").arg(keyList.size());
     keyList.forEach(fcall::arg);
-    args.forEach(fcall::arg);
+    for (Object arg : args) {
+      if (arg instanceof Buffer b) {
+        fcall.arg(b);
+      } else {
+        fcall.arg((String) arg);
+      }
+    }
     // A Redis restarted without persistence comes back without the function: load it again once.
     return redis.send(fcall).recover(e -> String.valueOf(e.getMessage()).contains("Function not found")
         ? init().compose(v -> redis.send(fcall)) : Future.failedFuture(e)).map(response -> {
@@ -151,28 +179,49 @@ public final class RedisStateStore implements StateStore {
         return new Conflict(pos.isEmpty() ? Position.NONE
             : new Position(Long.parseLong(pos), storedSt.isEmpty() ? Long.MIN_VALUE : Long.parseLong(storedSt)));
       }
-      List<WindowState> changed = new ArrayList<>(deltas.size());
-      int at = 1;
-      for (WindowDelta d : deltas) {
-        Map<String, String> fields = flatHash(response.get(at++));
-        fields.putIfAbsent("count", "0");
-        Map<String, Long> distinct = new HashMap<>();
-        for (Measure m : d.aggregation().measures().values()) {
-          if (m.function() == Measure.Function.DISTINCT) {
-            distinct.put(m.name(), response.get(at++).toLong());
+      List<Long> distinct = new ArrayList<>(response.size() - 1);
+      for (int i = 1; i < response.size(); i++) {
+        distinct.add(response.get(i).toLong());
+      }
+      return new Ok(distinct);
+    });
+  }
+
+  @Override
+  public Future<List<OutboxEntry>> outbox(int partition, long afterPosition) {
+    Request xrange = Request.cmd(Command.XRANGE).arg(keys.outbox(partition)).arg((afterPosition + 1) + "-0").arg("+");
+    return redis.send(xrange).map(response -> {
+      List<OutboxEntry> entries = new ArrayList<>();
+      if (response == null) {
+        return entries;
+      }
+      for (Response entry : response) {
+        String id = entry.get(0).toString();
+        long position = Long.parseLong(id.substring(0, id.indexOf('-')));
+        byte[] payload = null;
+        List<Long> distinct = new ArrayList<>();
+        Response fields = entry.get(1);
+        for (int i = 0; i + 1 < fields.size(); i += 2) {
+          String name = fields.get(i).toString();
+          if (name.equals("p")) {
+            payload = fields.get(i + 1).toBytes();
+          } else if (name.equals("d")) {
+            for (String c : fields.get(i + 1).toString().split(",")) {
+              if (!c.isEmpty()) {
+                distinct.add(Long.parseLong(c));
+              }
+            }
           }
         }
-        changed.add(WindowState.merge(d.aggregation(), d.group(), d.start(), List.of(fields), distinct));
+        entries.add(new OutboxEntry(position, payload, distinct));
       }
-      return new Ok(changed);
+      return entries;
     });
   }
 
   /**
    * Reads the candidate windows of the range directly: every window start aligned to the advance,
-   * overlapping [from, to) and within the retention of the newest stream time. A group of the entity
-   * key lives in one partition, the one the producer's partitioner chose; other groups are read from
-   * every partition and merged.
+   * overlapping [from, to) and within the retention of the newest stream time.
    */
   @Override
   public Future<List<WindowState>> windows(Aggregation aggregation, String group, long from, long to, int partitions) {
@@ -184,24 +233,152 @@ public final class RedisStateStore implements StateStore {
       long advance = aggregation.window().advance().toMillis();
       long low = Math.max(from - size + 1, streamTime - aggregation.retention().toMillis());
       long high = Math.min(to - 1, streamTime + size);
-      List<Integer> holders = partitionKeyed(aggregation) ? List.of(partitionOf(group, partitions)) : allPartitions(partitions);
-      List<Target> targets = new ArrayList<>();
+      List<WindowKey> targets = new ArrayList<>();
       for (long start = Math.floorDiv(high, advance) * advance; start >= low; start -= advance) {
-        targets.add(new Target(start, group, holders));
+        targets.add(new WindowKey(aggregation.name(), start, group));
       }
-      return readAll(aggregation, targets);
+      return merged(aggregation, targets, partitions).map(found -> {
+        List<WindowState> out = new ArrayList<>();
+        targets.forEach(t -> {
+          WindowState w = found.get(t);
+          if (w != null) {
+            out.add(w);
+          }
+        });
+        return out;
+      });
     });
   }
 
-  /** Whether the aggregation groups by the entity key alone, so each group lives in one partition. */
-  private boolean partitionKeyed(Aggregation aggregation) {
-    return aggregation.groupBy().size() == 1 && aggregation.groupBy().get(0).equals(keyField);
+  /**
+   * A group of the entity key lives in one partition, the one the producer's partitioner chose; other
+   * groups are read from every partition and merged. Reads go in slices of {@value #READ_SLICE}
+   * windows, one after the other, to bound each pipelined batch.
+   */
+  @Override
+  public Future<Map<WindowKey, WindowState>> merged(Aggregation aggregation, Collection<WindowKey> windows, int partitions) {
+    List<WindowKey> all = new ArrayList<>(windows);
+    Map<WindowKey, WindowState> out = new LinkedHashMap<>();
+    Future<Void> chain = Future.succeededFuture();
+    for (int from = 0; from < all.size(); from += READ_SLICE) {
+      List<WindowKey> slice = all.subList(from, Math.min(from + READ_SLICE, all.size()));
+      chain = chain.compose(v -> readMerged(aggregation, slice, partitions).map(part -> {
+        out.putAll(part);
+        return null;
+      }));
+    }
+    return chain.map(v -> out);
+  }
+
+  private Future<Map<WindowKey, WindowState>> readMerged(Aggregation aggregation, List<WindowKey> windows, int partitions) {
+    boolean keyed = aggregation.groupsByKey(keyField);
+    List<String> distinctMeasures = distinctMeasures(aggregation);
+    List<Request> requests = new ArrayList<>();
+    List<List<Integer>> holders = new ArrayList<>();
+    for (WindowKey w : windows) {
+      List<Integer> ps = keyed ? List.of(partitionOf(w.group(), partitions)) : allPartitions(partitions);
+      holders.add(ps);
+      ps.forEach(p -> requests.add(Request.cmd(Command.HGET).arg(keys.windows(p, aggregation.name(), w.start())).arg(w.group())));
+      for (String measure : distinctMeasures) {
+        Request pfcount = Request.cmd(Command.PFCOUNT);
+        ps.forEach(p -> pfcount.arg(keys.distinct(p, aggregation.name(), w.start(), measure, w.group())));
+        requests.add(pfcount);
+      }
+    }
+    if (requests.isEmpty()) {
+      return Future.succeededFuture(Map.of());
+    }
+    return redis.batch(requests).map(responses -> {
+      Map<WindowKey, WindowState> out = new LinkedHashMap<>();
+      int at = 0;
+      for (int i = 0; i < windows.size(); i++) {
+        WindowKey w = windows.get(i);
+        WindowValue value = null;
+        for (int ignored : holders.get(i)) {
+          Response r = responses.get(at++);
+          if (r != null) {
+            WindowValue partial = WindowValue.unpack(aggregation, r.toString());
+            value = value == null ? partial : value.plus(partial);
+          }
+        }
+        Map<String, Long> distinct = new HashMap<>();
+        for (String measure : distinctMeasures) {
+          distinct.put(measure, responses.get(at++).toLong());
+        }
+        if (value != null) {
+          out.put(w, WindowState.of(aggregation, w.group(), w.start(), value, distinct));
+        }
+      }
+      return out;
+    });
+  }
+
+  @Override
+  public Future<List<WindowState>> currentWindow(Aggregation aggregation, int partitions) {
+    return streamTime(partitions).compose(streamTime -> {
+      if (streamTime == Long.MIN_VALUE) {
+        return Future.succeededFuture(List.<WindowState>of());
+      }
+      long start = Windows.newestStart(aggregation.window(), streamTime);
+      List<Request> hashes = new ArrayList<>();
+      for (int p = 0; p < partitions; p++) {
+        hashes.add(Request.cmd(Command.HGETALL).arg(keys.windows(p, aggregation.name(), start)));
+      }
+      return redis.batch(hashes).compose(responses -> {
+        Map<String, WindowValue> values = new LinkedHashMap<>();
+        Map<String, List<Integer>> holders = new LinkedHashMap<>();
+        for (int p = 0; p < partitions; p++) {
+          Response hash = responses.get(p);
+          if (hash == null) {
+            continue;
+          }
+          for (String group : hash.getKeys()) {
+            WindowValue partial = WindowValue.unpack(aggregation, hash.get(group).toString());
+            values.merge(group, partial, WindowValue::plus);
+            holders.computeIfAbsent(group, g -> new ArrayList<>()).add(p);
+          }
+        }
+        return distinctCounts(aggregation, start, holders).map(distinct -> {
+          List<WindowState> out = new ArrayList<>(values.size());
+          values.forEach((group, value) -> out.add(WindowState.of(aggregation, group, start, value,
+              distinct.getOrDefault(group, Map.of()))));
+          return out;
+        });
+      });
+    });
+  }
+
+  /** The distinct counts of the given groups of one window, each merged over the partitions holding it. */
+  private Future<Map<String, Map<String, Long>>> distinctCounts(Aggregation aggregation, long start, Map<String, List<Integer>> holders) {
+    List<String> measures = distinctMeasures(aggregation);
+    if (measures.isEmpty() || holders.isEmpty()) {
+      return Future.succeededFuture(Map.of());
+    }
+    List<Request> requests = new ArrayList<>();
+    holders.forEach((group, ps) -> {
+      for (String measure : measures) {
+        Request pfcount = Request.cmd(Command.PFCOUNT);
+        ps.forEach(p -> pfcount.arg(keys.distinct(p, aggregation.name(), start, measure, group)));
+        requests.add(pfcount);
+      }
+    });
+    return redis.batch(requests).map(responses -> {
+      Map<String, Map<String, Long>> out = new HashMap<>();
+      int at = 0;
+      for (String group : holders.keySet()) {
+        Map<String, Long> counts = new HashMap<>();
+        for (String measure : measures) {
+          counts.put(measure, responses.get(at++).toLong());
+        }
+        out.put(group, counts);
+      }
+      return out;
+    });
   }
 
   /** The partition Kafka's default partitioner gives a record with this key. */
   static int partitionOf(String key, int partitions) {
-    return org.apache.kafka.common.utils.Utils.toPositive(
-        org.apache.kafka.common.utils.Utils.murmur2(key.getBytes(StandardCharsets.UTF_8))) % partitions;
+    return Utils.toPositive(Utils.murmur2(key.getBytes(StandardCharsets.UTF_8))) % partitions;
   }
 
   private static List<Integer> allPartitions(int partitions) {
@@ -210,6 +387,10 @@ public final class RedisStateStore implements StateStore {
       all.add(p);
     }
     return all;
+  }
+
+  private static List<String> distinctMeasures(Aggregation aggregation) {
+    return aggregation.measures().values().stream().filter(m -> m.function() == Measure.Function.DISTINCT).map(Measure::name).toList();
   }
 
   /** The largest stream time of any partition, or Long.MIN_VALUE when nothing was applied yet. */
@@ -230,90 +411,6 @@ public final class RedisStateStore implements StateStore {
   }
 
   @Override
-  public Future<List<WindowState>> currentWindow(Aggregation aggregation, int partitions) {
-    return streamTime(partitions).compose(streamTime -> {
-      if (streamTime == Long.MIN_VALUE) {
-        return Future.succeededFuture(List.<WindowState>of());
-      }
-      long start = Windows.newestStart(aggregation.window(), streamTime);
-      List<Request> members = new ArrayList<>();
-      for (int p = 0; p < partitions; p++) {
-        members.add(Request.cmd(Command.SMEMBERS).arg(keys.windowGroups(p, aggregation.name(), start)));
-      }
-      return redis.batch(members).compose(groupSets -> {
-        Map<String, List<Integer>> partitionsByGroup = new LinkedHashMap<>();
-        for (int p = 0; p < partitions; p++) {
-          for (Response g : groupSets.get(p)) {
-            partitionsByGroup.computeIfAbsent(g.toString(), x -> new ArrayList<>()).add(p);
-          }
-        }
-        List<Target> targets = new ArrayList<>();
-        partitionsByGroup.forEach((g, ps) -> targets.add(new Target(start, g, ps)));
-        return readAll(aggregation, targets);
-      });
-    });
-  }
-
-  /** Reads in slices of at most {@value #READ_SLICE} windows, one after the other, to bound each pipelined batch. */
-  private Future<List<WindowState>> readAll(Aggregation aggregation, List<Target> targets) {
-    List<WindowState> out = new ArrayList<>();
-    Future<Void> chain = Future.succeededFuture();
-    for (int from = 0; from < targets.size(); from += READ_SLICE) {
-      List<Target> slice = targets.subList(from, Math.min(from + READ_SLICE, targets.size()));
-      chain = chain.compose(v -> read(aggregation, slice).map(states -> {
-        out.addAll(states);
-        return null;
-      }));
-    }
-    return chain.map(v -> out);
-  }
-
-  private static final int READ_SLICE = 500;
-
-  /** One window of one group to read, and the partitions holding a partial of it. */
-  private record Target(long start, String group, List<Integer> partitions) {
-  }
-
-  /** Reads the partials of each target and merges them. */
-  private Future<List<WindowState>> read(Aggregation aggregation, List<Target> targets) {
-    List<Request> requests = new ArrayList<>();
-    List<String> distinctMeasures = aggregation.measures().values().stream()
-        .filter(m -> m.function() == Measure.Function.DISTINCT).map(Measure::name).toList();
-    for (Target t : targets) {
-      t.partitions().forEach(p -> requests.add(Request.cmd(Command.HGETALL).arg(keys.window(p, aggregation.name(), t.start(), t.group()))));
-      for (String measure : distinctMeasures) {
-        Request pfcount = Request.cmd(Command.PFCOUNT);
-        t.partitions().forEach(p -> pfcount.arg(keys.distinct(p, aggregation.name(), t.start(), measure, t.group())));
-        requests.add(pfcount);
-      }
-    }
-    if (requests.isEmpty()) {
-      return Future.succeededFuture(List.of());
-    }
-    return redis.batch(requests).map(responses -> {
-      List<WindowState> out = new ArrayList<>();
-      int at = 0;
-      for (Target t : targets) {
-        List<Map<String, String>> partials = new ArrayList<>();
-        for (int i = 0; i < t.partitions().size(); i++) {
-          Map<String, String> hash = hash(responses.get(at++));
-          if (!hash.isEmpty()) {
-            partials.add(hash);
-          }
-        }
-        Map<String, Long> distinct = new HashMap<>();
-        for (String measure : distinctMeasures) {
-          distinct.put(measure, responses.get(at++).toLong());
-        }
-        if (!partials.isEmpty()) {
-          out.add(WindowState.merge(aggregation, t.group(), t.start(), partials, distinct));
-        }
-      }
-      return out;
-    });
-  }
-
-  @Override
   public Future<Void> close() {
     return redis.close();
   }
@@ -328,34 +425,22 @@ public final class RedisStateStore implements StateStore {
     return Integer.toString(at);
   }
 
-  private static void op(List<String> ops, String code, String field, String value) {
-    ops.add(code);
-    ops.add(field);
-    ops.add(value);
-  }
-
   /** Remaining life in stream time as a Redis TTL; at least a minute, so a write never lands already expired. */
   private static long ttl(long expiresAtStreamTime, long streamTime) {
     return Math.max(60_000L, expiresAtStreamTime - streamTime);
   }
 
-  private static Map<String, String> flatHash(Response flat) {
-    Map<String, String> fields = new HashMap<>();
-    for (int i = 0; i + 1 < flat.size(); i += 2) {
-      fields.put(flat.get(i).toString(), flat.get(i + 1).toString());
+  /**
+   * How long a bucket of decided ids is kept: through the retention after the bucket, in stream time,
+   * but never longer than that in wall-clock time, so ids of events from the far future (refused, but
+   * recorded) do not stay for decades.
+   */
+  private long seenTtl(long bucket, long streamTime) {
+    long longest = BatchPlan.DEDUP_BUCKET_MILLIS + dedupMillis;
+    if (streamTime == Long.MIN_VALUE) {
+      return longest;
     }
-    return fields;
-  }
-
-  private static Map<String, String> hash(Response response) {
-    Map<String, String> fields = new HashMap<>();
-    if (response == null) {
-      return fields;
-    }
-    for (String key : response.getKeys()) {
-      fields.put(key, response.get(key).toString());
-    }
-    return fields;
+    return Math.min(longest, ttl(bucket + longest, streamTime));
   }
 
   private static String loadFunction() {

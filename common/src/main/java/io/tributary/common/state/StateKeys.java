@@ -28,9 +28,9 @@ public final class StateKeys {
     return base(partition) + "seen:" + bucket;
   }
 
-  /** Hash of one window's stored fields. */
-  public String window(int partition, String aggregation, long start, String group) {
-    return base(partition) + "w:" + aggregation + ":" + start + ":" + group;
+  /** Hash of the windows of one aggregation that start at {@code start}: field = group, value = the packed {@link WindowValue}. */
+  public String windows(int partition, String aggregation, long start) {
+    return base(partition) + "w:" + aggregation + ":" + start;
   }
 
   /** HyperLogLog of one distinct measure of one window. */
@@ -38,8 +38,8 @@ public final class StateKeys {
     return base(partition) + "d:" + aggregation + ":" + start + ":" + measure + ":" + group;
   }
 
-  /** Set of the groups a window has. */
-  public String windowGroups(int partition, String aggregation, long start) {
-    return base(partition) + "g:" + aggregation + ":" + start;
+  /** Stream of the partition's outbox entries not relayed yet; entry ids are {@code <position>-0}. */
+  public String outbox(int partition) {
+    return base(partition) + "outbox";
   }
 }

@@ -2,6 +2,7 @@ package io.tributary.common.state;
 
 import io.tributary.common.pipeline.Aggregation;
 import io.vertx.core.Future;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -9,9 +10,10 @@ import java.util.Set;
 /**
  * Where aggregation state lives, per input partition. The contract every implementation keeps:
  * {@link #apply} changes nothing unless the partition's stored position equals the one the caller
- * continued from, and then, in one atomic step, applies the plan, records its event ids as applied
- * and stores the new position and stream time. Redis does it in one function call; SQL in one
- * transaction.
+ * continued from, and then, in one atomic step, records the batch's event ids, writes the whole new
+ * value of every changed window, adds the distinct values, appends the batch's outbox entry (its
+ * window updates and dead letters, relayed to the buses afterwards) and stores the new position and
+ * stream time. Redis does it in one function call; SQL in one transaction.
  */
 public interface StateStore {
 
@@ -20,13 +22,26 @@ public interface StateStore {
 
   Future<Position> position(int partition);
 
-  /** Which of these ids (grouped by de-duplication bucket of their event time) were applied before. */
-  Future<Set<String>> seen(int partition, Map<Long, List<String>> idsByBucket);
+  /**
+   * What a batch needs to know before it is planned, in one round trip: which of these ids (grouped
+   * by de-duplication bucket of their event time) were decided before, and the stored values of
+   * these windows (a window with no stored value is left out).
+   */
+  Future<Stored> read(int partition, Map<Long, List<String>> idsByBucket, Collection<WindowKey> windows);
 
-  Future<Applied> apply(int partition, Position expected, long nextOffset, BatchPlan plan);
+  record Stored(Set<String> seen, Map<WindowKey, WindowValue> windows) {
+  }
+
+  Future<Applied> apply(int partition, Position expected, BatchWrite write);
+
+  /** Outbox entries of a partition after {@code afterPosition} (exclusive), oldest first: what is not relayed yet. */
+  Future<List<OutboxEntry>> outbox(int partition, long afterPosition);
 
   /** Windows of one group overlapping [from, to), merged over partitions, newest first. */
   Future<List<WindowState>> windows(Aggregation aggregation, String group, long from, long to, int partitions);
+
+  /** These windows of one aggregation, each merged over every partition; a window no partition holds is left out. */
+  Future<Map<WindowKey, WindowState>> merged(Aggregation aggregation, Collection<WindowKey> windows, int partitions);
 
   /** Every group of the window that holds the newest stream time of any partition. */
   Future<List<WindowState>> currentWindow(Aggregation aggregation, int partitions);
@@ -37,8 +52,11 @@ public interface StateStore {
   sealed interface Applied permits Ok, Conflict {
   }
 
-  /** Applied; {@code changed} holds this partition's state of every window the batch changed. */
-  record Ok(List<WindowState> changed) implements Applied {
+  /**
+   * Applied; {@code distinct} holds, for each changed window with distinct measures (in the write's
+   * order, then the aggregation's measure order), its distinct count after the batch.
+   */
+  record Ok(List<Long> distinct) implements Applied {
   }
 
   /** Not applied: another owner moved the partition to {@code stored}. */

@@ -4,65 +4,35 @@ import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.Measure;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The change one batch makes to one window of one group: counts and sums to add, extremes to fold
- * in, distinct values to add. Deltas of many events merge here before one store call applies them.
- * Field names are the stored ones: {@code count} (which is also the window's version: every change
- * adds events), {@code sum:<measure>}, {@code n:<measure>} (values counted, kept only when some event
- * may lack one), {@code min:<measure>}, {@code max:<measure>}.
+ * The change one batch makes to one window of one group: the events' value, to be added to the
+ * stored one, and the values each distinct measure saw. Deltas of many events merge here before one
+ * store call applies them.
  */
 public final class WindowDelta {
 
   private final Aggregation aggregation;
-  private final long start;
-  private final String group;
-  private long count;
-  private final Map<String, Double> sums = new LinkedHashMap<>();
-  private final Map<String, Long> counts = new LinkedHashMap<>();
-  private final Map<String, Double> mins = new HashMap<>();
-  private final Map<String, Double> maxs = new HashMap<>();
+  private final WindowKey key;
+  private final WindowValue value;
   private final Map<String, List<String>> distinct = new HashMap<>();
 
-  /** Measures over a required numeric field: every event has a value, so their value count is the event count. */
-  private final java.util.Set<String> countsEqualEvents;
-
-  public WindowDelta(Aggregation aggregation, long start, String group, java.util.Set<String> countsEqualEvents) {
+  public WindowDelta(Aggregation aggregation, long start, String group) {
     this.aggregation = aggregation;
-    this.countsEqualEvents = countsEqualEvents;
-    this.start = start;
-    this.group = group;
+    this.key = new WindowKey(aggregation.name(), start, group);
+    this.value = WindowValue.empty(aggregation);
   }
 
   /** Folds one event in. */
   public void add(Map<String, String> values) {
+    value.add(aggregation, values);
     for (Measure m : aggregation.measures().values()) {
-      switch (m.function()) {
-        case COUNT -> count++;
-        case DISTINCT -> {
-          String v = values.get(m.field());
-          if (v != null) {
-            distinct.computeIfAbsent(m.name(), k -> new ArrayList<>()).add(v);
-          }
-        }
-        default -> {
-          Double v = number(values.get(m.field()));
-          if (v != null) {
-            switch (m.function()) {
-              case SUM, AVG -> {
-                sums.merge(m.name(), v, Double::sum);
-                if (!countsEqualEvents.contains(m.name())) {
-                  counts.merge(m.name(), 1L, Long::sum);
-                }
-              }
-              case MIN -> mins.merge(m.name(), v, Math::min);
-              case MAX -> maxs.merge(m.name(), v, Math::max);
-              default -> throw new IllegalStateException(m.function().name());
-            }
-          }
+      if (m.function() == Measure.Function.DISTINCT) {
+        String v = values.get(m.field());
+        if (v != null) {
+          distinct.computeIfAbsent(m.name(), k -> new ArrayList<>()).add(v);
         }
       }
     }
@@ -72,47 +42,29 @@ public final class WindowDelta {
     return aggregation;
   }
 
+  public WindowKey key() {
+    return key;
+  }
+
   public long start() {
-    return start;
+    return key.start();
   }
 
   public String group() {
-    return group;
+    return key.group();
   }
 
   public long count() {
-    return count;
+    return value.count();
   }
 
-  public Map<String, Double> sums() {
-    return sums;
+  /** The batch's own value of the window, before the stored value is added. */
+  public WindowValue value() {
+    return value;
   }
 
-  public Map<String, Long> counts() {
-    return counts;
-  }
-
-  public Map<String, Double> mins() {
-    return mins;
-  }
-
-  public Map<String, Double> maxs() {
-    return maxs;
-  }
-
+  /** Values seen per distinct measure, by measure name. */
   public Map<String, List<String>> distinct() {
     return distinct;
-  }
-
-  static Double number(String text) {
-    if (text == null) {
-      return null;
-    }
-    try {
-      double d = Double.parseDouble(text);
-      return Double.isFinite(d) ? d : null;
-    } catch (NumberFormatException e) {
-      return null;
-    }
   }
 }

@@ -1,18 +1,19 @@
 #!lua name=tributary
 
 -- Applies one batch of one partition atomically, if the partition still stands where the caller
--- continued from (fencing). KEYS[1] is the partition's meta hash; every other key is named by index
--- from the ops in ARGV. All keys share the partition's hash tag, so this runs on Redis Cluster too.
+-- continued from (fencing). KEYS[1] is the partition's meta hash, KEYS[2] its outbox stream; every
+-- other key is named by index from the ops in ARGV. All keys share the partition's hash tag, so this
+-- runs on Redis Cluster too.
 --
--- ARGV: expected position ('' when none), new position, new stream time, then ops:
---   'D' key ttl n id...             record applied event ids (de-duplication)
---   'W' key ttl n (code field value)...   update a window hash; codes: I incr, F incrbyfloat, < min, > max;
---                                          the first op is always I count: the count is also the window's version
---   'H' key ttl n value...          add to a HyperLogLog
---   'S' key ttl member              add a group to a window's set of groups
--- A window key (and its HyperLogLogs) gets its TTL when created: its expiry in stream time minus the
--- stream time then; a window's set of groups is extended when it gains a member. Returns {'ok', {window hash fields...}, ..., {distinct count}, ...} in op order for W and H ops,
--- or {'conflict', stored position, stored stream time}.
+-- ARGV: expected position ('' when none), new position, new stream time, the oldest outbox position
+-- to keep ('' to keep all: entries before it were relayed), the outbox entry ('' when the batch has none),
+-- then ops:
+--   'D' key ttl n id...               record decided event ids (de-duplication)
+--   'W' key ttl n (group value)...    write whole window values into a window-start hash
+--   'H' key ttl n value...            add to a HyperLogLog; its count after the batch is returned
+-- TTLs only ever extend a key's life. Returns {'ok', distinct count...} in H-op order, or
+-- {'conflict', stored position, stored stream time}. The outbox entry (id '<new position>-0') keeps
+-- the distinct counts too, so a relay that reads it back after a crash publishes what was applied.
 
 local function extend(key, ttl)
   local t = tonumber(ttl)
@@ -22,86 +23,68 @@ local function extend(key, ttl)
 end
 
 local function apply(keys, args)
-  local meta = keys[1]
+  local meta, outbox = keys[1], keys[2]
   local stored = redis.call('HGET', meta, 'pos')
   if (stored or '') ~= args[1] then
     return {'conflict', stored or '', redis.call('HGET', meta, 'st') or ''}
   end
-  local out = {'ok'}
-  -- whether the last window hash was created by this call; its HyperLogLogs follow it
-  local created = false
-  local i = 4
+  if stored and tonumber(args[2]) <= tonumber(stored) then
+    return redis.error_reply('new position ' .. args[2] .. ' is not after the stored ' .. stored)
+  end
+  if not stored then
+    -- An outbox without a position belongs to state that is gone; its ids would refuse the new entries.
+    redis.call('DEL', outbox)
+  end
+  local counts = {}
+  local i = 6
   local n = #args
   while i <= n do
     local op = args[i]
     local key = keys[tonumber(args[i + 1])]
     local ttl = args[i + 2]
+    local count = tonumber(args[i + 3])
     if op == 'D' then
-      local count = tonumber(args[i + 3])
-      local fields = {}
-      for j = 1, count do
-        fields[#fields + 1] = args[i + 3 + j]
-        fields[#fields + 1] = '1'
-        if #fields >= 1000 or j == count then
-          redis.call('HSET', key, unpack(fields))
-          fields = {}
+      for j = 1, count, 500 do
+        local fields = {}
+        for k = j, math.min(j + 499, count) do
+          fields[#fields + 1] = args[i + 3 + k]
+          fields[#fields + 1] = '1'
         end
+        redis.call('HSET', key, unpack(fields))
       end
       extend(key, ttl)
       i = i + 4 + count
     elseif op == 'W' then
-      -- The reply is the window's new fields, taken from the writes' own results: no read-back.
-      local count = tonumber(args[i + 3])
-      local j = i + 4
-      local fields = {}
-      created = false
-      for _ = 1, count do
-        local code, field, value = args[j], args[j + 1], args[j + 2]
-        local now
-        if code == 'I' then
-          now = redis.call('HINCRBY', key, field, value)
-          if field == 'count' and now == tonumber(value) then
-            created = true
-          end
-        elseif code == 'F' then
-          now = redis.call('HINCRBYFLOAT', key, field, value)
-        else
-          now = redis.call('HGET', key, field)
-          if not now or (code == '<' and tonumber(value) < tonumber(now))
-              or (code == '>' and tonumber(value) > tonumber(now)) then
-            redis.call('HSET', key, field, value)
-            now = value
-          end
-        end
-        fields[#fields + 1] = field
-        fields[#fields + 1] = tostring(now)
-        j = j + 3
+      for j = 1, count, 500 do
+        redis.call('HSET', key, unpack(args, i + 2 + 2 * j, i + 3 + 2 * math.min(j + 499, count)))
       end
-      if created then
-        redis.call('PEXPIRE', key, ttl)
-      end
-      out[#out + 1] = fields
-      i = j
+      extend(key, ttl)
+      i = i + 4 + 2 * count
     elseif op == 'H' then
-      local count = tonumber(args[i + 3])
       for j = 1, count, 500 do
         redis.call('PFADD', key, unpack(args, i + 3 + j, i + 3 + math.min(j + 499, count)))
       end
-      if created then
-        redis.call('PEXPIRE', key, ttl)
+      if count == 0 then
+        redis.call('PFADD', key)
       end
-      out[#out + 1] = redis.call('PFCOUNT', key)
+      extend(key, ttl)
+      counts[#counts + 1] = redis.call('PFCOUNT', key)
       i = i + 4 + count
-    elseif op == 'S' then
-      if redis.call('SADD', key, args[i + 3]) == 1 then
-        extend(key, ttl)
-      end
-      i = i + 4
     else
       return redis.error_reply('unknown op ' .. tostring(op))
     end
   end
+  if args[5] ~= '' then
+    redis.call('XADD', outbox, args[2] .. '-0', 'p', args[5], 'd', table.concat(counts, ','))
+  end
+  if args[4] ~= '' then
+    redis.call('XTRIM', outbox, 'MINID', args[4] .. '-0')
+  end
   redis.call('HSET', meta, 'pos', args[2], 'st', args[3])
+  local out = {'ok'}
+  for _, c in ipairs(counts) do
+    out[#out + 1] = c
+  end
   return out
 end
 

@@ -11,6 +11,10 @@ import org.junit.jupiter.api.Test;
 
 class EventValidatorTest {
 
+  /** The wall clock at validation: 2026-12-01T00:00:00Z. */
+  private static final long NOW = 1_796_083_200_000L;
+  private static final long HOUR = 3_600_000L;
+
   private static final Pipeline PIPELINE = PipelineParser.parse("""
       pipeline: t
       schema:
@@ -29,34 +33,82 @@ class EventValidatorTest {
   private final EventValidator validator = new EventValidator(PIPELINE.schema());
 
   private EventValidator.Result validate(Map<String, Object> event) {
-    return validator.validate(new HashMap<>(event), 1_000L);
+    Map<String, Object> withTime = new HashMap<>(event);
+    withTime.putIfAbsent("ts", NOW - HOUR);
+    return validator.validate(withTime, NOW);
+  }
+
+  private static EventValidator validator(String schema) {
+    return new EventValidator(PipelineParser.parse("pipeline: t\nschema:\n" + schema, "t.yaml").schema());
   }
 
   @Test
   void validEventKeepsItsTimeAndIsNotRewritten() {
     Map<String, Object> event = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 12.5, "ts", 1_700_000_000_000L));
-    EventValidator.Result result = validator.validate(event, 5L);
+    EventValidator.Result result = validator.validate(event, NOW);
     assertThat(result).isEqualTo(new EventValidator.Valid("t1", "C1", 1_700_000_000_000L, false));
   }
 
   @Test
   void isoTimeIsNormalisedToEpochMillis() {
     Map<String, Object> event = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1, "ts", "2026-01-02T03:04:05.006Z"));
-    EventValidator.Valid valid = (EventValidator.Valid) validator.validate(event, 5L);
+    EventValidator.Valid valid = (EventValidator.Valid) validator.validate(event, NOW);
     assertThat(valid.timeMillis()).isEqualTo(1_767_323_045_006L);
     assertThat(valid.rewritten()).isTrue();
     assertThat(event.get("ts")).isEqualTo(1_767_323_045_006L);
 
     Map<String, Object> offset = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1, "ts", "2026-01-02T04:04:05.006+01:00"));
-    assertThat(((EventValidator.Valid) validator.validate(offset, 5L)).timeMillis()).isEqualTo(1_767_323_045_006L);
+    assertThat(((EventValidator.Valid) validator.validate(offset, NOW)).timeMillis()).isEqualTo(1_767_323_045_006L);
   }
 
   @Test
-  void missingTimeTakesTheArrivalTime() {
+  void aMissingTimeIsInvalidLikeAnyRequiredField() {
     Map<String, Object> event = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1));
-    EventValidator.Valid valid = (EventValidator.Valid) validator.validate(event, 42L);
-    assertThat(valid.timeMillis()).isEqualTo(42L);
-    assertThat(event.get("ts")).isEqualTo(42L);
+    assertThat(validator.validate(event, NOW)).isEqualTo(new EventValidator.Invalid("missing required field 'ts'"));
+    Map<String, Object> nullTime = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1));
+    nullTime.put("ts", null);
+    assertThat(validator.validate(nullTime, NOW)).isEqualTo(new EventValidator.Invalid("field 'ts' is null but required"));
+    // Undeclared in fields: still required.
+    EventValidator undeclared = validator("  id: id\n  key: k\n  time: at\n  fields: {k: string}\n");
+    assertThat(undeclared.validate(new HashMap<>(Map.of("id", "1", "k", "x")), NOW))
+        .isEqualTo(new EventValidator.Invalid("missing required field 'at'"));
+  }
+
+  @Test
+  void arrivalTimeOnlyWhereThePipelineAsksForIt() {
+    EventValidator optional = validator("  id: id\n  key: k\n  time: at\n  fields: {k: string, at: {type: timestamp, required: false}}\n");
+    Map<String, Object> event = new HashMap<>(Map.of("id", "1", "k", "x"));
+    EventValidator.Valid valid = (EventValidator.Valid) optional.validate(event, NOW);
+    assertThat(valid.timeMillis()).isEqualTo(NOW);
+    assertThat(valid.rewritten()).isTrue();
+    assertThat(event.get("at")).isEqualTo(NOW);
+    // With no time field at all, every event takes its arrival time.
+    EventValidator none = validator("  id: id\n  key: k\n  fields: {k: string}\n");
+    assertThat(((EventValidator.Valid) none.validate(new HashMap<>(Map.of("id", "1", "k", "x")), NOW)).timeMillis()).isEqualTo(NOW);
+    // A time that is there but unparseable is invalid even when the field is optional.
+    assertThat(optional.validate(new HashMap<>(Map.of("id", "1", "k", "x", "at", "soon")), NOW)).isInstanceOf(EventValidator.Invalid.class);
+  }
+
+  @Test
+  void aTimeTooFarAheadOfTheWallClockIsRefusedAsFromTheFuture() {
+    assertThat(validate(Map.of("txn_id", "t", "card_id", "C", "amount", 1, "ts", NOW + HOUR))).isInstanceOf(EventValidator.Valid.class);
+    EventValidator.Result ahead = validate(Map.of("txn_id", "t", "card_id", "C", "amount", 1, "ts", NOW + HOUR + 1));
+    assertThat(ahead).isInstanceOf(EventValidator.Invalid.class);
+    EventValidator.Invalid future = (EventValidator.Invalid) ahead;
+    assertThat(future.refusal()).isEqualTo(EventValidator.Refusal.FUTURE);
+    assertThat(future.error()).startsWith("event time in the future: 'ts' " + (NOW + HOUR + 1)).contains("3600000 ms");
+    // Seconds sent instead of milliseconds land in 1970: valid here, late for any live window downstream.
+    assertThat(validate(Map.of("txn_id", "t", "card_id", "C", "amount", 1, "ts", NOW / 1000))).isInstanceOf(EventValidator.Valid.class);
+    // Microseconds, or the year 2099, are from the future.
+    assertThat(((EventValidator.Invalid) validate(Map.of("txn_id", "t", "card_id", "C", "amount", 1, "ts", NOW * 1000))).refusal())
+        .isEqualTo(EventValidator.Refusal.FUTURE);
+    assertThat(((EventValidator.Invalid) validate(Map.of("txn_id", "t", "card_id", "C", "amount", 1, "ts", "2099-01-01T00:00:00Z"))).refusal())
+        .isEqualTo(EventValidator.Refusal.FUTURE);
+    // The bound is the pipeline's to set.
+    EventValidator tight = validator("  id: id\n  key: k\n  time: {field: at, maxAhead: 5s}\n  fields: {k: string}\n");
+    assertThat(tight.validate(new HashMap<>(Map.of("id", "1", "k", "x", "at", NOW + 5_000)), NOW)).isInstanceOf(EventValidator.Valid.class);
+    assertThat(((EventValidator.Invalid) tight.validate(new HashMap<>(Map.of("id", "1", "k", "x", "at", NOW + 5_001)), NOW)).refusal())
+        .isEqualTo(EventValidator.Refusal.FUTURE);
   }
 
   @Test

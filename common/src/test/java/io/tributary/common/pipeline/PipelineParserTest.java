@@ -169,6 +169,27 @@ class PipelineParserTest {
   }
 
   @Test
+  void theTimeFieldIsRequiredUnlessDeclaredOptionalAndItsFutureBoundIsSettable() {
+    Pipeline required = PipelineParser.parse(valid(), "t.yaml");
+    assertThat(required.schema().field("ts").required()).isTrue();
+    assertThat(required.schema().arrivalTimeWhenMissing()).isFalse();
+    assertThat(required.schema().maxAhead()).isEqualTo(Duration.ofHours(1));
+
+    Pipeline optional = PipelineParser.parse(valid().replace("amount: number", "amount: number\n    ts: {type: timestamp, required: false}"), "t.yaml");
+    assertThat(optional.schema().arrivalTimeWhenMissing()).isTrue();
+
+    Pipeline bounded = PipelineParser.parse(valid().replace("time: ts", "time: {field: ts, maxAhead: 10m}"), "t.yaml");
+    assertThat(bounded.schema().timeField()).isEqualTo("ts");
+    assertThat(bounded.schema().maxAhead()).isEqualTo(Duration.ofMinutes(10));
+    assertThat(bounded.schema().field("ts").required()).isTrue();
+
+    assertThatThrownBy(() -> PipelineParser.parse(valid().replace("time: ts", "time: {maxAhead: 0s, zone: utc}"), "t.yaml"))
+        .hasMessageContaining("schema.time.field: is missing")
+        .hasMessageContaining("schema.time.maxAhead: must be a positive duration")
+        .hasMessageContaining("zone");
+  }
+
+  @Test
   void notYamlIsReportedWithItsLine() {
     assertThatThrownBy(() -> PipelineParser.parse("pipeline: x\nschema: [\n", "broken.yaml"))
         .hasMessageContaining("not valid YAML");

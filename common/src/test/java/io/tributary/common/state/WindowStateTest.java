@@ -1,49 +1,62 @@
 package io.tributary.common.state;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.PipelineParser;
-import java.util.List;
 import java.util.Map;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 class WindowStateTest {
 
   private static final Aggregation AGG = PipelineParser.parse("""
       pipeline: t
-      schema: {id: id, key: k, fields: {k: string, x: number}}
+      schema: {id: id, key: k, fields: {k: string, x: number, y: {type: number, required: false}}}
       aggregations:
         - name: a
           groupBy: [k]
           window: {tumbling: 1m}
-          measures: {n: count(), s: sum(x), lo: min(x), hi: max(x), mean: avg(x), d: distinct(x)}
+          measures: {n: count(), s: sum(x), lo: min(x), hi: max(x), mean: avg(y), d: distinct(x)}
       """, "t.yaml").aggregations().get(0);
 
-  @Test
-  void partialsOfSeveralPartitionsMergeExactly() {
-    WindowState merged = WindowState.merge(AGG, "g", 60_000, List.of(
-        Map.of("count", "2", "sum:s", "10.5", "n:s", "2", "sum:mean", "10.5", "n:mean", "2", "min:lo", "1", "max:hi", "9.5"),
-        Map.of("count", "1", "sum:s", "4", "n:s", "1", "sum:mean", "4", "n:mean", "1", "min:lo", "4", "max:hi", "4")),
-        Map.of("d", 3L));
-    assertThat(merged.measures()).containsEntry("n", 3L).containsEntry("s", 14.5).containsEntry("lo", 1.0)
-        .containsEntry("hi", 9.5).containsEntry("d", 3L);
-    assertThat((Double) merged.measures().get("mean")).isCloseTo(14.5 / 3, org.assertj.core.data.Offset.offset(1e-12));
-    assertThat(merged.version()).isEqualTo(3);
-    assertThat(merged.end()).isEqualTo(120_000);
+  private static WindowValue value(String... xy) {
+    WindowValue v = WindowValue.empty(AGG);
+    for (int i = 0; i < xy.length; i += 2) {
+      v.add(AGG, xy[i + 1] == null ? Map.of("x", xy[i]) : Map.of("x", xy[i], "y", xy[i + 1]));
+    }
+    return v;
   }
 
   @Test
-  void withoutAValueCountTheEventCountStandsForIt() {
-    WindowState merged = WindowState.merge(AGG, "g", 0, List.of(Map.of("count", "4", "sum:mean", "10")), Map.of());
-    assertThat(merged.measures()).containsEntry("mean", 2.5);
+  void partialsOfSeveralPartitionsMergeExactly() {
+    WindowValue merged = value("1", "2", "9.5", null).plus(value("4", "4"));
+    WindowState state = WindowState.of(AGG, "g", 60_000, merged, Map.of("d", 3L));
+    assertThat(state.measures()).containsEntry("n", 3L).containsEntry("s", 14.5).containsEntry("lo", 1.0)
+        .containsEntry("hi", 9.5).containsEntry("d", 3L);
+    // avg(y) over the two events that had y: (2 + 4) / 2.
+    assertThat((Double) state.measures().get("mean")).isCloseTo(3.0, Offset.offset(1e-12));
+    assertThat(state.version()).isEqualTo(3);
+    assertThat(state.end()).isEqualTo(120_000);
+  }
+
+  @Test
+  void thePackedFormRoundTripsAndRecordsValueCountsOnlyWhereTheyDiffer() {
+    WindowValue v = value("1", "2", "9.5", null);
+    String packed = v.pack(AGG);
+    assertThat(packed).isEqualTo("2;10.5;1.0;9.5;2.0/1");
+    assertThat(WindowValue.unpack(AGG, packed)).isEqualTo(v);
+    assertThat(WindowValue.unpack(AGG, WindowValue.empty(AGG).pack(AGG))).isEqualTo(WindowValue.empty(AGG));
+    assertThatThrownBy(() -> WindowValue.unpack(AGG, "3;1.0")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("does not match the measures of a");
   }
 
   @Test
   void measuresWithoutValuesAreNullNotZero() {
-    WindowState merged = WindowState.merge(AGG, "g", 0, List.of(Map.of("count", "1")), Map.of());
-    assertThat(merged.measures().get("mean")).isNull();
-    assertThat(merged.measures().get("lo")).isNull();
-    assertThat(merged.measures()).containsEntry("s", 0.0).containsEntry("d", 0L);
+    WindowState state = WindowState.of(AGG, "g", 0, value("n/a", null), Map.of());
+    assertThat(state.measures().get("mean")).isNull();
+    assertThat(state.measures().get("lo")).isNull();
+    assertThat(state.measures()).containsEntry("s", 0.0).containsEntry("d", 0L).containsEntry("n", 1L);
   }
 }

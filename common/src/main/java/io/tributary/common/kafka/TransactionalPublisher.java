@@ -1,0 +1,282 @@
+package io.tributary.common.kafka;
+
+import io.tributary.common.bus.BusMessage;
+import io.tributary.common.bus.BusPublisher;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.errors.UnsupportedVersionException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes every batch inside a Kafka transaction, with the input offsets it was made from when it
+ * has them, so that a consumer reading {@code read_committed} sees each output exactly once across
+ * crashes, retries and rebalances (Kafka Streams' exactly_once_v2, KIP-447). One producer per
+ * instance; its transactional id is stable across restarts of the instance, so a replacement aborts
+ * what a killed one left open at once instead of after the transaction timeout.
+ *
+ * <p>Batches queue while a transaction commits and the next transaction takes all of them (group
+ * commit): one commit per round trip at any load. Everything runs on one sender thread, never on an
+ * event loop; each batch's future completes on its caller's context. A failed transaction fails
+ * every batch in it; a batch of a consumer loop whose earlier batch failed is refused until the loop
+ * has rewound (see {@link ConsumedOffsets#epoch()}). After an unknown outcome (a commit that timed
+ * out) the producer is replaced; the caller re-reads its committed offsets to learn what landed.
+ */
+public final class TransactionalPublisher implements BusPublisher {
+
+  private static final Logger LOG = LoggerFactory.getLogger(TransactionalPublisher.class);
+  private static final int MAX_RECORDS_PER_TRANSACTION = 50_000;
+
+  private final Map<String, String> config;
+  private final String name;
+  private final BlockingQueue<Unit> queue = new LinkedBlockingQueue<>();
+  private final Map<String, Long> failedEpochs = new ConcurrentHashMap<>();
+  private final Thread sender;
+  private final Promise<Void> stopped = Promise.promise();
+  private volatile boolean closing;
+  private KafkaProducer<String, byte[]> producer;
+  private long failedInitAt;
+
+  /** One caller's batch: its messages, the offsets to commit with them (or null), and where to complete it. */
+  private record Unit(List<BusMessage> messages, ConsumedOffsets consumed, Promise<Void> promise, Context context) {
+    void complete(Throwable error) {
+      Runnable done = () -> {
+        if (error == null) {
+          promise.tryComplete();
+        } else {
+          promise.tryFail(error);
+        }
+      };
+      if (context == null) {
+        done.run();
+      } else {
+        context.runOnContext(v -> done.run());
+      }
+    }
+  }
+
+  /** Thrown for a batch refused because an earlier batch of the same input failed. */
+  public static final class EarlierBatchFailed extends KafkaException {
+    EarlierBatchFailed(String group) {
+      super("an earlier batch of " + group + " failed; refusing the batches polled after it until the consumer rewinds");
+    }
+  }
+
+  /** @param producerConfig producer settings including {@code transactional.id} */
+  public TransactionalPublisher(Map<String, String> producerConfig, String name) {
+    this.config = new HashMap<>(producerConfig);
+    this.name = name;
+    this.sender = new Thread(this::run, "kafka-transactions-" + name);
+    sender.setDaemon(true);
+    sender.start();
+  }
+
+  @Override
+  public Future<Void> publish(List<BusMessage> messages) {
+    return publish(messages, null);
+  }
+
+  @Override
+  public Future<Void> publish(List<BusMessage> messages, ConsumedOffsets consumed) {
+    if (messages.isEmpty() && consumed == null) {
+      return Future.succeededFuture();
+    }
+    if (closing) {
+      return Future.failedFuture(new IllegalStateException("publisher closed"));
+    }
+    Promise<Void> promise = Promise.promise();
+    queue.add(new Unit(messages, consumed, promise, Vertx.currentContext()));
+    return promise.future();
+  }
+
+  private void run() {
+    try {
+      while (!closing || !queue.isEmpty()) {
+        Unit first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          continue;
+        }
+        List<Unit> units = new ArrayList<>();
+        int records = 0;
+        for (Unit u = first; u != null; u = records < MAX_RECORDS_PER_TRANSACTION ? queue.poll() : null) {
+          if (refused(u)) {
+            continue;
+          }
+          units.add(u);
+          records += u.messages().size();
+        }
+        if (!units.isEmpty()) {
+          transact(units);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      Unit left;
+      while ((left = queue.poll()) != null) {
+        left.complete(new IllegalStateException("publisher closed"));
+      }
+      closeProducer(Duration.ofSeconds(10));
+      stopped.tryComplete();
+    }
+  }
+
+  private boolean refused(Unit unit) {
+    if (unit.consumed() == null || !unit.consumed().ordered()) {
+      return false;
+    }
+    Long failed = failedEpochs.get(unit.consumed().group().groupId());
+    if (failed != null && unit.consumed().epoch() <= failed) {
+      unit.complete(new EarlierBatchFailed(unit.consumed().group().groupId()));
+      return true;
+    }
+    return false;
+  }
+
+  private void transact(List<Unit> units) {
+    try {
+      ensureProducer();
+    } catch (KafkaException e) {
+      LOG.warn("{}: cannot start a transactional producer ({}); failing {} batches", name, e.getMessage(), units.size());
+      fail(units, e);
+      return;
+    }
+    try {
+      producer.beginTransaction();
+      for (Unit unit : units) {
+        for (BusMessage message : unit.messages()) {
+          // A failed send puts the transaction in error: commitTransaction throws it, and the batch is aborted.
+          producer.send(record(message));
+        }
+      }
+      for (Map.Entry<ConsumerGroupMetadata, Map<TopicPartition, OffsetAndMetadata>> group : offsetsByGroup(units).entrySet()) {
+        producer.sendOffsetsToTransaction(group.getValue(), group.getKey());
+      }
+      producer.commitTransaction();
+      units.forEach(u -> u.complete(null));
+    } catch (ProducerFencedException | InvalidProducerEpochException | OutOfOrderSequenceException | AuthorizationException
+             | UnsupportedVersionException | TimeoutException e) {
+      // The producer cannot go on (fenced, or the outcome of the commit is unknown): replace it.
+      LOG.warn("{}: transaction of {} batches failed ({}: {}); replacing the producer", name, units.size(),
+          e.getClass().getSimpleName(), e.getMessage());
+      closeProducer(Duration.ZERO);
+      fail(units, e);
+    } catch (KafkaException | IllegalStateException e) {
+      LOG.warn("{}: transaction of {} batches aborted ({}: {})", name, units.size(), e.getClass().getSimpleName(), e.getMessage());
+      try {
+        producer.abortTransaction();
+      } catch (RuntimeException abortFailed) {
+        closeProducer(Duration.ZERO);
+      }
+      fail(units, e);
+    }
+  }
+
+  /** The offsets of all units, per consumer group: the highest per partition, with the newest group metadata. */
+  private static Map<ConsumerGroupMetadata, Map<TopicPartition, OffsetAndMetadata>> offsetsByGroup(List<Unit> units) {
+    Map<String, ConsumerGroupMetadata> newest = new LinkedHashMap<>();
+    Map<String, Map<TopicPartition, OffsetAndMetadata>> offsets = new LinkedHashMap<>();
+    for (Unit unit : units) {
+      ConsumedOffsets consumed = unit.consumed();
+      if (consumed == null) {
+        continue;
+      }
+      String group = consumed.group().groupId();
+      newest.put(group, consumed.group());
+      Map<TopicPartition, OffsetAndMetadata> forGroup = offsets.computeIfAbsent(group, g -> new HashMap<>());
+      consumed.offsets().forEach((tp, offset) -> forGroup.merge(tp, offset, (a, b) -> a.offset() >= b.offset() ? a : b));
+    }
+    Map<ConsumerGroupMetadata, Map<TopicPartition, OffsetAndMetadata>> out = new LinkedHashMap<>();
+    offsets.forEach((group, forGroup) -> out.put(newest.get(group), forGroup));
+    return out;
+  }
+
+  private void fail(List<Unit> units, Exception cause) {
+    for (Unit unit : units) {
+      if (unit.consumed() != null && unit.consumed().ordered()) {
+        failedEpochs.merge(unit.consumed().group().groupId(), unit.consumed().epoch(), Math::max);
+      }
+      unit.complete(cause);
+    }
+  }
+
+  private void ensureProducer() {
+    if (producer != null) {
+      return;
+    }
+    // While Kafka is away every attempt blocks for max.block.ms; do not retry faster than once a second.
+    long sinceFailure = System.currentTimeMillis() - failedInitAt;
+    if (sinceFailure < 1000) {
+      throw new KafkaException("the transactional producer failed to start " + sinceFailure + " ms ago");
+    }
+    KafkaProducer<String, byte[]> created = new KafkaProducer<>(new HashMap<>(config));
+    try {
+      created.initTransactions();
+    } catch (RuntimeException e) {
+      failedInitAt = System.currentTimeMillis();
+      created.close(Duration.ZERO);
+      throw e instanceof KafkaException k ? k : new KafkaException(e);
+    }
+    producer = created;
+    LOG.info("{}: transactional producer {} ready", name, config.get("transactional.id"));
+  }
+
+  private void closeProducer(Duration timeout) {
+    if (producer != null) {
+      try {
+        producer.close(timeout);
+      } catch (RuntimeException e) {
+        LOG.debug("{}: closing the producer: {}", name, e.getMessage());
+      }
+      producer = null;
+    }
+  }
+
+  private static ProducerRecord<String, byte[]> record(BusMessage message) {
+    List<Header> headers = new ArrayList<>(message.headers().size());
+    message.headers().forEach((k, v) -> headers.add(new RecordHeader(k, v.getBytes(StandardCharsets.UTF_8))));
+    return new ProducerRecord<>(message.bus().target(), null, message.key(), message.value(), headers);
+  }
+
+  /** Commits what is queued, then closes the producer; completes on the caller's context. */
+  @Override
+  public Future<Void> close() {
+    closing = true;
+    Context context = Vertx.currentContext();
+    Promise<Void> done = Promise.promise();
+    stopped.future().onComplete(ar -> {
+      if (context == null) {
+        done.complete();
+      } else {
+        context.runOnContext(v -> done.complete());
+      }
+    });
+    return done.future();
+  }
+}
