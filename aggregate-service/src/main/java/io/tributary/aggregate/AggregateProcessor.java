@@ -3,7 +3,6 @@ package io.tributary.aggregate;
 import io.tributary.common.StageMetrics;
 import io.tributary.common.bus.BusMessage;
 import io.tributary.common.bus.DeadLetters;
-import io.tributary.common.event.EventHeaders;
 import io.tributary.common.event.EventScanner;
 import io.tributary.common.event.EventValidator;
 import io.tributary.common.kafka.ConsumedOffsets;
@@ -22,7 +21,6 @@ import io.tributary.common.state.WindowValue;
 import io.tributary.common.state.Windows;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -37,7 +35,6 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -178,6 +175,25 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
         });
   }
 
+  /** One partition's records of a poll, scanned: what the store must be asked before the batch can be planned. */
+  private static final class Batch {
+    final List<ConsumerRecord<String, byte[]>> records;
+    final List<EventFacts> facts;
+    final List<BusMessage> dead = new ArrayList<>();
+    final Map<Long, List<String>> candidates = new HashMap<>();
+    final Map<WindowKey, WindowValue> known = new HashMap<>();
+    final Set<WindowKey> toRead = new HashSet<>();
+    final long nextOffset;
+    final long now;
+
+    Batch(List<ConsumerRecord<String, byte[]>> records, long now) {
+      this.records = records;
+      this.facts = new ArrayList<>(records.size());
+      this.nextOffset = records.get(records.size() - 1).offset() + 1;
+      this.now = now;
+    }
+  }
+
   private Future<Void> processPartition(TopicPartition tp, List<ConsumerRecord<String, byte[]>> polled,
       Map<TopicPartition, Long> seeks) {
     int partition = tp.partition();
@@ -196,86 +212,103 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     if (records.isEmpty()) {
       return Future.succeededFuture();
     }
-    long now = System.currentTimeMillis();
-    List<EventFacts> facts = new ArrayList<>(records.size());
-    List<BusMessage> dead = new ArrayList<>();
+    Batch batch = scan(partition, records);
+    // Bounded waits: a Redis connection that dies mid-request may never answer (vertx-redis-client#375);
+    // an apply that times out but ran anyway is caught by the position check of the retry.
+    return store.read(partition, batch.candidates, batch.toRead).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
+        .compose(stored -> apply(tp, expected, batch, stored, seeks))
+        .onFailure(e -> cache.reset(partition, expected.streamTime()));
+  }
+
+  /** Reads each record's facts, and sorts the windows they touch into cached, known empty and to be read. */
+  private Batch scan(int partition, List<ConsumerRecord<String, byte[]>> records) {
+    Batch batch = new Batch(records, System.currentTimeMillis());
     for (ConsumerRecord<String, byte[]> record : records) {
       EventFacts f = facts(record);
       if (f == null) {
-        dead.add(deadLetters.message(record.key(), "not an event: no id, time or JSON body", "kafka:" + record.topic(),
-            record.value() == null ? new byte[0] : record.value(), now));
+        batch.dead.add(deadLetters.message(record.key(), "not an event: no id, time or JSON body", "kafka:" + record.topic(),
+            record.value() == null ? new byte[0] : record.value(), batch.now));
+        continue;
+      }
+      batch.facts.add(f);
+      batch.candidates.computeIfAbsent(BatchPlan.dedupBucket(f.time()), b -> new ArrayList<>()).add(f.id());
+      for (int i = 0; i < aggregations.size(); i++) {
+        if (f.groups()[i] != null) {
+          sortWindows(partition, aggregations.get(i), f.groups()[i], f.time(), batch);
+        }
+      }
+    }
+    return batch;
+  }
+
+  private void sortWindows(int partition, Aggregation aggregation, String group, long time, Batch batch) {
+    for (long windowStart : Windows.starts(aggregation.window(), time)) {
+      WindowKey key = new WindowKey(aggregation.name(), windowStart, group);
+      if (batch.known.containsKey(key) || batch.toRead.contains(key)) {
+        continue;
+      }
+      WindowValue cached = cache.get(partition, key);
+      if (cached != null) {
+        batch.known.put(key, cached);
+      } else if (cache.knownEmpty(partition, key)) {
+        batch.known.put(key, WindowValue.empty(aggregation));
       } else {
-        facts.add(f);
+        batch.toRead.add(key);
       }
     }
-    long nextOffset = records.get(records.size() - 1).offset() + 1;
-    Map<Long, List<String>> candidates = new HashMap<>();
-    facts.forEach(f -> candidates.computeIfAbsent(BatchPlan.dedupBucket(f.time()), b -> new ArrayList<>()).add(f.id()));
-    Map<WindowKey, WindowValue> known = new HashMap<>();
-    Set<WindowKey> toRead = new HashSet<>();
-    for (EventFacts f : facts) {
-      for (Aggregation a : aggregations) {
-        String group = BatchPlan.group(a, f.values());
-        if (group == null) {
-          continue;
-        }
-        for (long windowStart : Windows.starts(a.window(), f.time())) {
-          WindowKey key = new WindowKey(a.name(), windowStart, group);
-          if (known.containsKey(key) || toRead.contains(key)) {
-            continue;
-          }
-          WindowValue cached = cache.get(partition, key);
-          if (cached != null) {
-            known.put(key, cached);
-          } else if (cache.knownEmpty(partition, key)) {
-            known.put(key, WindowValue.empty(a));
-          } else {
-            toRead.add(key);
-          }
-        }
-      }
+  }
+
+  /** Plans the batch against the windows' whole values and applies it, with its outbox entry, in one store call. */
+  private Future<Void> apply(TopicPartition tp, Position expected, Batch batch, StateStore.Stored stored,
+      Map<TopicPartition, Long> seeks) {
+    int partition = tp.partition();
+    batch.known.putAll(stored.windows());
+    BatchPlan plan = BatchPlan.of(aggregations, expected, batch.facts, stored.seen(), batch.now, maxAheadMillis);
+    batch.dead.addAll(refused(plan, batch.records, batch.now));
+    List<WindowDelta> deltas = plan.deltas();
+    List<RelayEntry.Change> changes = new ArrayList<>(deltas.size());
+    List<BatchWrite.Window> writes = new ArrayList<>(deltas.size());
+    for (WindowDelta delta : deltas) {
+      WindowValue before = batch.known.get(delta.key());
+      WindowValue after = before == null ? delta.value() : before.plus(delta.value());
+      changes.add(new RelayEntry.Change(delta.key(), after));
+      writes.add(new BatchWrite.Window(delta.aggregation(), delta.key(), after, delta.distinct()));
     }
-    // Bounded waits: a Redis connection that dies mid-request may never answer (vertx-redis-client#375);
-    // an apply that times out but ran anyway is caught by the position check of the retry.
-    return store.read(partition, candidates, toRead).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).compose(stored -> {
-      known.putAll(stored.windows());
-      BatchPlan plan = BatchPlan.of(aggregations, expected, facts, stored.seen(), now, maxAheadMillis);
-      dead.addAll(refused(plan, records, now));
-      List<RelayEntry.Change> changes = new ArrayList<>(plan.deltas().size());
-      List<BatchWrite.Window> writes = new ArrayList<>(plan.deltas().size());
-      for (WindowDelta delta : plan.deltas()) {
-        WindowValue before = known.get(delta.key());
-        WindowValue after = before == null ? delta.value() : before.plus(delta.value());
-        changes.add(new RelayEntry.Change(delta.key(), after));
-        writes.add(new BatchWrite.Window(delta.aggregation(), delta.key(), after, delta.distinct()));
+    RelayEntry entry = new RelayEntry(partition, batch.nextOffset, changes, batch.dead, oldestAccepted(batch.records), List.of());
+    BatchWrite write = new BatchWrite(batch.nextOffset, plan.streamTime(), plan.newIds(), writes, codec.encode(entry),
+        relay.relayedUpTo(partition));
+    long applyStart = System.nanoTime();
+    return store.apply(partition, expected, write).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).map(applied -> {
+      metrics.storeLatency().record(System.nanoTime() - applyStart, TimeUnit.NANOSECONDS);
+      if (applied instanceof StateStore.Conflict conflict) {
+        moved(tp, conflict.stored(), seeks);
+      } else {
+        applied(partition, batch, plan, entry, write, ((StateStore.Ok) applied).distinct());
       }
-      RelayEntry entry = new RelayEntry(partition, nextOffset, changes, dead, oldestAccepted(records), List.of());
-      BatchWrite write = new BatchWrite(nextOffset, plan.streamTime(), plan.newIds(), writes, codec.encode(entry),
-          relay.relayedUpTo(partition));
-      long applyStart = System.nanoTime();
-      return store.apply(partition, expected, write).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).<Void>map(applied -> {
-        metrics.storeLatency().record(System.nanoTime() - applyStart, TimeUnit.NANOSECONDS);
-        if (applied instanceof StateStore.Conflict conflict) {
-          Position moved = conflict.stored();
-          LOG.warn("partition {} moved to {} by another owner; not applying, seeking there", tp, moved.nextOffset());
-          positions.put(partition, moved);
-          cache.reset(partition, moved.streamTime());
-          seeks.put(tp, moved.isNone() ? 0L : moved.nextOffset());
-          return null;
-        }
-        positions.put(partition, new Position(nextOffset, plan.streamTime()));
-        changes.forEach(c -> cache.put(partition, c.key(), c.value()));
-        metrics.out(plan.applied());
-        metrics.duplicates(plan.duplicates());
-        metrics.deadLettered(dead.size());
-        metrics.late(plan.late().size());
-        metrics.future(plan.future().size());
-        if (write.outboxEntry() != null) {
-          relay.submit(entry.withDistinct(((StateStore.Ok) applied).distinct()));
-        }
-        return null;
-      });
-    }).onFailure(e -> cache.reset(partition, expected.streamTime()));
+      return null;
+    });
+  }
+
+  private void moved(TopicPartition tp, Position stored, Map<TopicPartition, Long> seeks) {
+    LOG.warn("partition {} moved to {} by another owner; not applying, seeking there", tp, stored.nextOffset());
+    positions.put(tp.partition(), stored);
+    cache.reset(tp.partition(), stored.streamTime());
+    seeks.put(tp, stored.isNone() ? 0L : stored.nextOffset());
+  }
+
+  private void applied(int partition, Batch batch, BatchPlan plan, RelayEntry entry, BatchWrite write, List<Long> distinct) {
+    positions.put(partition, new Position(batch.nextOffset, plan.streamTime()));
+    for (RelayEntry.Change c : entry.windows()) {
+      cache.put(partition, c.key(), c.value());
+    }
+    metrics.out(plan.applied());
+    metrics.duplicates(plan.duplicates());
+    metrics.deadLettered(batch.dead.size());
+    metrics.late(plan.late().size());
+    metrics.future(plan.future().size());
+    if (write.outboxEntry() != null) {
+      relay.submit(entry.withDistinct(distinct));
+    }
   }
 
   /** Dead letters for the events the plan refused: late for some aggregation, or from the future. */
@@ -299,6 +332,10 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     return out;
   }
 
+  /**
+   * The id, time and measured values of a record, from one scan of its JSON; the time is the record
+   * timestamp (when ingest accepted it) for a pipeline without a time field. Null when it is not an event.
+   */
   private EventFacts facts(ConsumerRecord<String, byte[]> record) {
     if (record.value() == null) {
       return null;
@@ -309,42 +346,25 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     } catch (EventScanner.NotAnObject e) {
       return null;
     }
-    String id = header(record, EventHeaders.ID);
-    if (id == null) {
-      id = values.get(idField);
-    }
-    String time = header(record, EventHeaders.TIME);
-    if (time == null && timeField != null) {
-      time = values.get(timeField);
-    }
+    String id = values.get(idField);
+    Long time = timeField == null ? Long.valueOf(record.timestamp()) : EventValidator.parseTime(values.get(timeField));
     if (id == null || time == null) {
       return null;
     }
-    try {
-      return new EventFacts(id, Long.parseLong(time), values, record.offset());
-    } catch (NumberFormatException e) {
-      return null;
-    }
+    return EventFacts.of(id, time, values, record.offset(), aggregations);
   }
 
-  /** When ingest accepted the oldest event of the batch: the start of the end-to-end latency its updates report. */
+  /** When ingest accepted the oldest event of the batch (its record timestamp): the start of the end-to-end latency its updates report. */
   private static long oldestAccepted(List<ConsumerRecord<String, byte[]>> records) {
     long oldest = Long.MAX_VALUE;
     for (ConsumerRecord<String, byte[]> record : records) {
-      String accepted = header(record, EventHeaders.ACCEPTED);
-      if (accepted != null) {
-        try {
-          oldest = Math.min(oldest, Long.parseLong(accepted));
-        } catch (NumberFormatException ignored) {
-          // a producer other than ingest wrote a bad header; it only affects latency reporting
-        }
+      if (record.timestamp() >= 0) {
+        oldest = Math.min(oldest, record.timestamp());
       }
     }
     return oldest == Long.MAX_VALUE ? -1 : oldest;
   }
 
-  private static String header(ConsumerRecord<String, byte[]> record, String name) {
-    Header header = record.headers().lastHeader(name);
-    return header == null || header.value() == null ? null : new String(header.value(), StandardCharsets.UTF_8);
-  }
+
+
 }

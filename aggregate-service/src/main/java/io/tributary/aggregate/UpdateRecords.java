@@ -2,6 +2,7 @@ package io.tributary.aggregate;
 
 import io.tributary.common.bus.BusMessage;
 import io.tributary.common.event.EventHeaders;
+import io.tributary.common.event.JsonText;
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Measure;
@@ -10,7 +11,7 @@ import io.tributary.common.state.StateStore;
 import io.tributary.common.state.WindowKey;
 import io.tributary.common.state.WindowState;
 import io.vertx.core.Future;
-import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -86,17 +87,27 @@ final class UpdateRecords {
     });
   }
 
+  /** The update record of a window, its JSON written directly (one per changed window: the stage's hottest output). */
   private BusMessage update(WindowState w, Long accepted) {
-    JsonObject body = new JsonObject()
-        .put("aggregation", w.aggregation())
-        .put("group", w.group())
-        .put("windowStart", w.start())
-        .put("windowEnd", w.end())
-        .put("version", w.version())
-        .put("measures", new JsonObject(new LinkedHashMap<>(w.measures())));
-    Map<String, String> headers = new HashMap<>(4);
-    headers.put("tributary-window", Long.toString(w.start()));
-    headers.put(EventHeaders.ACCEPTED, accepted == null ? "" : Long.toString(accepted));
-    return new BusMessage(updates, w.aggregation() + "|" + w.group(), body.toBuffer().getBytes(), headers);
+    StringBuilder json = new StringBuilder(96 + 24 * w.measures().size()).append("{\"aggregation\":");
+    JsonText.appendString(json, w.aggregation());
+    json.append(",\"group\":");
+    JsonText.appendString(json, w.group());
+    json.append(",\"windowStart\":").append(w.start()).append(",\"windowEnd\":").append(w.end())
+        .append(",\"version\":").append(w.version()).append(",\"measures\":{");
+    boolean first = true;
+    for (Map.Entry<String, Object> m : w.measures().entrySet()) {
+      if (!first) {
+        json.append(',');
+      }
+      first = false;
+      JsonText.appendString(json, m.getKey());
+      json.append(':').append(m.getValue());
+    }
+    json.append("}}");
+    Map<String, String> headers = Map.of("tributary-window", Long.toString(w.start()),
+        EventHeaders.ACCEPTED, accepted == null ? "" : Long.toString(accepted));
+    return new BusMessage(updates, w.aggregation() + "|" + w.group(), json.toString().getBytes(StandardCharsets.UTF_8), headers);
   }
+
 }

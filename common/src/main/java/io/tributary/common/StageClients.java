@@ -36,6 +36,7 @@ public final class StageClients {
         .filter(BusRef::isKafka).map(BusRef::target).distinct().toList();
     boolean kafkaInput = inputs.stream().anyMatch(BusRef::isKafka);
     return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs)
+        .onSuccess(buses -> buses.registerMetrics(service.registry(), service.stage(), service.pipeline().name()))
         .compose(buses -> vertx.executeBlocking(() -> Admin.create(new HashMap<>(
                 KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))))
             .map(admin -> new StageClients(vertx, buses, admin, new Topics(vertx, admin, service.config()).ensure(kafkaTopics))));

@@ -102,7 +102,8 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
       for (Scanned event : events) {
         Decision decision = enricher.decide(event.scan().values(), found);
         if (decision instanceof Decision.Emit emit) {
-          out.add(new BusMessage(enriched, event.record().key(), enrichedValue(event, emit.appended()), headers(event.record())));
+          out.add(new BusMessage(enriched, event.record().key(), enrichedValue(event, emit.appended()), headers(event.record()),
+              event.record().timestamp()));
           emitted++;
         } else if (decision instanceof Decision.DeadLetter refused) {
           out.add(deadLetters.message(event.record().key(), refused.reason(), "kafka:" + event.record().topic(), event.record().value(), now));
@@ -140,9 +141,14 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
     return EventScanner.append(json.toBuffer().getBytes(), appended);
   }
 
+  /** The record's own tributary-* headers, carried on (none from ingest, whose records need none). */
   private static Map<String, String> headers(ConsumerRecord<String, byte[]> record) {
+    Header[] all = record.headers().toArray();
+    if (all.length == 0) {
+      return Map.of();
+    }
     Map<String, String> headers = new HashMap<>(4);
-    for (Header header : record.headers()) {
+    for (Header header : all) {
       if (header.key().startsWith("tributary-") && header.value() != null) {
         headers.put(header.key(), new String(header.value(), StandardCharsets.UTF_8));
       }

@@ -223,7 +223,7 @@ class EnrichIT {
         }
       }
       Map<String, JsonObject> out = byId(TopicProbe.read(stack.kafkaBootstrapServers(), name + ".enriched", Duration.ofSeconds(120),
-          list -> list.stream().map(m -> m.headers().get("tributary-id")).distinct().count() >= events));
+          list -> list.stream().map(m -> new JsonObject(m.value()).getString("id")).distinct().count() >= events));
       assertThat(out.size()).as("distinct events enriched").isEqualTo(events);
       assertThat(out.values()).allMatch(e -> e.getJsonObject("merchant").getString("name").equals("shop " + e.getString("shop").substring(1)));
       assertThat(TopicProbe.read(stack.kafkaBootstrapServers(), name + ".dlq", Duration.ofSeconds(2), list -> false)).isEmpty();
@@ -257,7 +257,10 @@ class EnrichIT {
 
   private static Map<String, JsonObject> byId(List<TopicProbe.Message> messages) {
     Map<String, JsonObject> out = new HashMap<>();
-    messages.forEach(m -> out.put(m.headers().get("tributary-id"), new JsonObject(m.value())));
+    messages.forEach(m -> {
+      JsonObject event = new JsonObject(m.value());
+      out.put(event.getString("id"), event);
+    });
     return out;
   }
 

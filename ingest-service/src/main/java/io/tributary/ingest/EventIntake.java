@@ -4,7 +4,6 @@ import io.tributary.common.StageMetrics;
 import io.tributary.common.bus.BusMessage;
 import io.tributary.common.bus.BusPublisher;
 import io.tributary.common.bus.DeadLetters;
-import io.tributary.common.event.EventHeaders;
 import io.tributary.common.event.EventValidator;
 import io.tributary.common.kafka.ConsumedOffsets;
 import io.tributary.common.pipeline.BusRef;
@@ -58,7 +57,6 @@ public final class EventIntake {
    */
   public Future<Outcome> accept(List<RawEvent> events, String source, ConsumedOffsets consumed) {
     long now = System.currentTimeMillis();
-    String accepted = Long.toString(now);
     List<BusMessage> messages = new ArrayList<>(events.size());
     List<Rejection> rejected = new ArrayList<>();
     int future = 0;
@@ -66,13 +64,12 @@ public final class EventIntake {
       RawEvent event = events.get(i);
       String error = event.parseError();
       if (error == null) {
-        EventValidator.Result result = validator.validate(event.parsed(), now);
+        EventValidator.Result result = validator.validate(event.bytes(), now);
         if (result instanceof EventValidator.Valid valid) {
-          byte[] value = valid.rewritten() ? new JsonObject(event.parsed()).toBuffer().getBytes() : event.bytes();
-          messages.add(new BusMessage(ingested, valid.key(), value, Map.of(
-              EventHeaders.ID, valid.id(),
-              EventHeaders.TIME, Long.toString(valid.timeMillis()),
-              EventHeaders.ACCEPTED, accepted)));
+          byte[] value = valid.value();
+          // No headers: the id and time are in the event (the time as epoch millis), and the record
+          // timestamp is when ingest accepted it, which enrich keeps (the start of end-to-end latency).
+          messages.add(new BusMessage(ingested, valid.key(), value, Map.of(), now));
           continue;
         }
         EventValidator.Invalid invalid = (EventValidator.Invalid) result;

@@ -31,7 +31,8 @@ final class KafkaSource {
           }
           return intake.accept(events, "kafka", consumed).map(outcome -> Map.<TopicPartition, Long>of());
         },
-        new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.TRANSACTIONAL, 1, service.control(), service.metrics());
+        new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.TRANSACTIONAL, service.config().getInt("kafka.maxInFlightBatches"),
+        service.control(), service.metrics());
   }
 
   void start() {

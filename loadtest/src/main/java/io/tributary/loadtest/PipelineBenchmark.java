@@ -247,10 +247,8 @@ public final class PipelineBenchmark {
         }
         String line = generator.event(i);
         String card = line.substring(line.indexOf("\"card_id\":\"") + 11, line.indexOf("\",\"merchant_id\""));
+        // As ingest writes them: no headers, the record timestamp (the time of sending) standing for acceptance.
         ProducerRecord<String, String> record = new ProducerRecord<>(topic, card, line);
-        record.headers().add("tributary-id", generator.id(i).getBytes(StandardCharsets.UTF_8));
-        record.headers().add("tributary-time", Long.toString(generator.time(i)).getBytes(StandardCharsets.UTF_8));
-        record.headers().add("tributary-accepted", Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.UTF_8));
         producer.send(record, (metadata, error) -> {
           if (error != null) {
             throw new IllegalStateException(error);

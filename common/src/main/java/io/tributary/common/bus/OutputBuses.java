@@ -1,5 +1,7 @@
 package io.tributary.common.bus;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.tributary.common.config.ServiceConfig;
 import io.tributary.common.kafka.ConsumedOffsets;
 import io.tributary.common.kafka.KafkaSettings;
@@ -46,6 +48,22 @@ public final class OutputBuses implements BusPublisher {
       ready = out.rabbit.start().recover(e -> Future.succeededFuture());
     }
     return ready.map(v -> out);
+  }
+
+  /** Counters of the Kafka transactions: how many committed and failed, and the records they carried. */
+  public void registerMetrics(MeterRegistry registry, String stage, String pipeline) {
+    if (kafka == null) {
+      return;
+    }
+    FunctionCounter.builder("tributary.kafka.transactions", kafka, TransactionalPublisher::committedTransactions)
+        .description("Kafka transactions of this stage's outputs").tags("stage", stage, "pipeline", pipeline, "outcome", "committed")
+        .register(registry);
+    FunctionCounter.builder("tributary.kafka.transactions", kafka, TransactionalPublisher::failedTransactions)
+        .description("Kafka transactions of this stage's outputs").tags("stage", stage, "pipeline", pipeline, "outcome", "failed")
+        .register(registry);
+    FunctionCounter.builder("tributary.kafka.transaction.records", kafka, TransactionalPublisher::publishedRecords)
+        .description("Records published in committed Kafka transactions").tags("stage", stage, "pipeline", pipeline)
+        .register(registry);
   }
 
   @Override

@@ -18,6 +18,14 @@ public final class ClusterSetup {
     hazelcast.setProperty("hazelcast.shutdownhook.enabled", "false");
     hazelcast.setProperty("hazelcast.logging.type", "slf4j");
     hazelcast.setProperty("hazelcast.phone.home.enabled", "false");
+    // The cluster carries control messages only, no data: a few partitions and threads are plenty,
+    // and Hazelcast's defaults (271 partitions, threads per core) cost every instance CPU for nothing.
+    hazelcast.setProperty("hazelcast.partition.count", "7");
+    hazelcast.setProperty("hazelcast.operation.thread.count", "1");
+    hazelcast.setProperty("hazelcast.operation.generic.thread.count", "1");
+    hazelcast.setProperty("hazelcast.io.thread.count", "1");
+    hazelcast.setProperty("hazelcast.event.thread.count", "1");
+    hazelcast.setProperty("hazelcast.health.monitoring.level", "OFF");
     hazelcast.getNetworkConfig().setPort(config.getInt("cluster.port")).setPortAutoIncrement(true);
     JoinConfig join = hazelcast.getNetworkConfig().getJoin();
     join.getMulticastConfig().setEnabled(false);

@@ -17,8 +17,11 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
@@ -60,6 +63,9 @@ public final class TransactionalPublisher implements BusPublisher {
   private final Thread sender;
   private final Promise<Void> stopped = Promise.promise();
   private volatile boolean closing;
+  private final AtomicLong committed = new AtomicLong();
+  private final AtomicLong failed = new AtomicLong();
+  private final AtomicLong records = new AtomicLong();
   private KafkaProducer<String, byte[]> producer;
   private long failedInitAt;
 
@@ -169,17 +175,30 @@ public final class TransactionalPublisher implements BusPublisher {
     }
     try {
       producer.beginTransaction();
+      AtomicReference<Exception> sendError = new AtomicReference<>();
+      Callback failed = (metadata, error) -> {
+        if (error != null) {
+          sendError.compareAndSet(null, error);
+        }
+      };
       for (Unit unit : units) {
         for (BusMessage message : unit.messages()) {
-          // A failed send puts the transaction in error: commitTransaction throws it, and the batch is aborted.
-          producer.send(record(message));
+          producer.send(record(message), failed);
+          // A send that cannot reach Kafka fails at once, after max.block.ms: the rest would each wait as long.
+          if (sendError.get() != null) {
+            throw sendError.get() instanceof KafkaException k ? k : new KafkaException(sendError.get());
+          }
         }
       }
       for (Map.Entry<ConsumerGroupMetadata, Map<TopicPartition, OffsetAndMetadata>> group : offsetsByGroup(units).entrySet()) {
         producer.sendOffsetsToTransaction(group.getValue(), group.getKey());
       }
       producer.commitTransaction();
-      units.forEach(u -> u.complete(null));
+      committed.incrementAndGet();
+      units.forEach(u -> {
+        records.addAndGet(u.messages().size());
+        u.complete(null);
+      });
     } catch (ProducerFencedException | InvalidProducerEpochException | OutOfOrderSequenceException | AuthorizationException
              | UnsupportedVersionException | TimeoutException e) {
       // The producer cannot go on (fenced, or the outcome of the commit is unknown): replace it.
@@ -217,7 +236,23 @@ public final class TransactionalPublisher implements BusPublisher {
     return out;
   }
 
+  /** Transactions committed so far. */
+  public long committedTransactions() {
+    return committed.get();
+  }
+
+  /** Transactions aborted or failed so far. */
+  public long failedTransactions() {
+    return failed.get();
+  }
+
+  /** Records published in committed transactions so far. */
+  public long publishedRecords() {
+    return records.get();
+  }
+
   private void fail(List<Unit> units, Exception cause) {
+    failed.incrementAndGet();
     for (Unit unit : units) {
       if (unit.consumed() != null && unit.consumed().ordered()) {
         failedEpochs.merge(unit.consumed().group().groupId(), unit.consumed().epoch(), Math::max);
@@ -259,9 +294,15 @@ public final class TransactionalPublisher implements BusPublisher {
   }
 
   private static ProducerRecord<String, byte[]> record(BusMessage message) {
-    List<Header> headers = new ArrayList<>(message.headers().size());
-    message.headers().forEach((k, v) -> headers.add(new RecordHeader(k, v.getBytes(StandardCharsets.UTF_8))));
-    return new ProducerRecord<>(message.bus().target(), null, message.key(), message.value(), headers);
+    List<Header> headers = null;
+    if (!message.headers().isEmpty()) {
+      headers = new ArrayList<>(message.headers().size());
+      for (Map.Entry<String, String> h : message.headers().entrySet()) {
+        headers.add(new RecordHeader(h.getKey(), h.getValue().getBytes(StandardCharsets.UTF_8)));
+      }
+    }
+    return new ProducerRecord<>(message.bus().target(), null, message.timestamp() < 0 ? null : message.timestamp(),
+        message.key(), message.value(), headers);
   }
 
   /** Commits what is queued, then closes the producer; completes on the caller's context. */

@@ -17,7 +17,6 @@ import io.tributary.common.pipeline.PipelineParser;
 import io.vertx.core.Deployable;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.core.json.JsonObject;
@@ -51,7 +50,7 @@ public final class ServiceLauncher {
   public record Running(Vertx vertx, ServiceContext context) {
     public Future<Void> close() {
       long grace = context.config().getLong("shutdown.graceSeconds");
-      return vertx.close().timeout(grace, TimeUnit.SECONDS);
+      return vertx.close().eventually(() -> context.cluster().stop()).timeout(grace, TimeUnit.SECONDS);
     }
   }
 
@@ -87,21 +86,9 @@ public final class ServiceLauncher {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     VertxOptions options = new VertxOptions()
         .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true));
-    VertxBuilder builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry));
-    boolean clustered = config.getBoolean("cluster.enabled");
-    ClusterManager clusterManager = null;
-    Future<Vertx> vertxFuture;
-    if (clustered) {
-      String host = config.get("cluster.host");
-      options.setEventBusOptions(new EventBusOptions().setHost(host).setClusterPublicHost(host));
-      clusterManager = ClusterSetup.clusterManager(config, pipeline.name());
-      vertxFuture = builder.with(options).withClusterManager(clusterManager).buildClustered();
-    } else {
-      vertxFuture = Future.succeededFuture(builder.with(options).build());
-    }
-    ClusterManager manager = clusterManager;
+    Vertx vertx = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry)).with(options).build();
     LOG.info("starting {} service {} for pipeline '{}' with {}", stage.name(), instanceId, pipeline.name(), config.describe());
-    return vertxFuture.compose(vertx -> {
+    {
       StageControl control = new StageControl();
       if (config.getBoolean("control.startPaused")) {
         // Nothing is consumed or accepted until POST /control/resume: reference data can be loaded first.
@@ -113,22 +100,41 @@ public final class ServiceLauncher {
           .put("pipeline", pipeline.name())
           .put("instance", instanceId)
           .put("version", ServiceContext.VERSION);
-      ClusterNode node = new ClusterNode(vertx, manager, instanceId, stage.name(), pipeline.name(), control, identity::copy);
+      ClusterNode node = new ClusterNode(instanceId, stage.name(), pipeline.name(), control, identity::copy);
       ServiceContext context = new ServiceContext(stage.name(), instanceId, config, pipeline, registry,
           new StageMetrics(registry, stage.name(), pipeline.name()), new Readiness(), control, node);
-      Future<?> deployed = node.start()
-          .compose(v -> vertx.deployVerticle(new DependencyChecksVerticle(context, stage.dependencies().apply(pipeline))));
+      Future<?> deployed = vertx.deployVerticle(new DependencyChecksVerticle(context, stage.dependencies().apply(pipeline)));
       for (Deployable verticle : stage.verticles().apply(context)) {
         deployed = deployed.compose(id -> vertx.deployVerticle(verticle));
       }
       return deployed
           .map(done -> new Running(vertx, context))
-          .onSuccess(r -> LOG.info("{} service ready to serve on port {}", stage.name(), config.get("http.port")))
+          .onSuccess(r -> {
+            LOG.info("{} service ready to serve on port {}", stage.name(), config.get("http.port"));
+            if (config.getBoolean("cluster.enabled")) {
+              // Hazelcast reads its configuration and starts blocking: on a thread of its own, not an event loop.
+              Thread join = new Thread(() -> joinControlCluster(config, pipeline, node), "control-cluster-join");
+              join.setDaemon(true);
+              join.start();
+            }
+          })
           .recover(e -> {
             LOG.error("{} service failed to start: {}", stage.name(), e.toString(), e);
             return vertx.close().transform(closed -> Future.failedFuture(e));
           });
-    });
+    }
+  }
+
+  /**
+   * Joins the Hazelcast control cluster in the background, on a small clustered Vert.x of its own:
+   * the join takes seconds and the stage serves meanwhile. Control only travels there.
+   */
+  private static void joinControlCluster(ServiceConfig config, Pipeline pipeline, ClusterNode node) {
+    String host = config.get("cluster.host");
+    ClusterManager manager = ClusterSetup.clusterManager(config, pipeline.name());
+    VertxOptions options = new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2).setInternalBlockingPoolSize(2)
+        .setEventBusOptions(new EventBusOptions().setHost(host).setClusterPublicHost(host));
+    node.join(Vertx.builder().with(options).withClusterManager(manager).buildClustered(), manager);
   }
 
   private static void shutdown(Running running) {

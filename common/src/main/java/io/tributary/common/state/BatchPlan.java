@@ -68,8 +68,9 @@ public final class BatchPlan {
       plan.streamTime = Math.max(plan.streamTime, event.time());
       List<String> lateFor = null;
       boolean any = false;
-      for (Aggregation aggregation : aggregations) {
-        String group = group(aggregation, event.values());
+      for (int a = 0; a < aggregations.size(); a++) {
+        Aggregation aggregation = aggregations.get(a);
+        String group = event.groups()[a];
         if (group == null) {
           continue;
         }

@@ -97,7 +97,8 @@ public final class WindowValue {
   /**
    * The stored form: {@code count;m1;m2...} over the measures that keep state, in declaration order:
    * a sum as {@code sum} (or {@code sum/n} when fewer values than events were counted), an extreme
-   * as its value or empty when no event had one.
+   * as its value or empty when no event had one. Numbers are the IEEE-754 bits in hex: exact, and
+   * far cheaper to write and read than decimal text on the hot path.
    */
   public String pack(Aggregation aggregation) {
     StringBuilder out = new StringBuilder(16 + 12 * sum.length).append(count);
@@ -105,13 +106,13 @@ public final class WindowValue {
     for (Measure m : aggregation.measures().values()) {
       switch (m.function()) {
         case SUM, AVG -> {
-          out.append(';').append(sum[i]);
+          out.append(';').append(bits(sum[i]));
           if (n[i] != count) {
             out.append('/').append(n[i]);
           }
         }
-        case MIN -> out.append(';').append(Double.isNaN(min[i]) ? "" : Double.toString(min[i]));
-        case MAX -> out.append(';').append(Double.isNaN(max[i]) ? "" : Double.toString(max[i]));
+        case MIN -> out.append(';').append(Double.isNaN(min[i]) ? "" : bits(min[i]));
+        case MAX -> out.append(';').append(Double.isNaN(max[i]) ? "" : bits(max[i]));
         default -> {
         }
       }
@@ -133,7 +134,7 @@ public final class WindowValue {
           case SUM, AVG -> {
             String part = parts[at++];
             int slash = part.indexOf('/');
-            value.sum[i] = Double.parseDouble(slash < 0 ? part : part.substring(0, slash));
+            value.sum[i] = fromBits(slash < 0 ? part : part.substring(0, slash));
             value.n[i] = slash < 0 ? value.count : Long.parseLong(part.substring(slash + 1));
           }
           case MIN -> value.min[i] = extreme(parts[at++]);
@@ -153,7 +154,15 @@ public final class WindowValue {
   }
 
   private static double extreme(String part) {
-    return part.isEmpty() ? Double.NaN : Double.parseDouble(part);
+    return part.isEmpty() ? Double.NaN : fromBits(part);
+  }
+
+  private static String bits(double v) {
+    return Long.toHexString(Double.doubleToRawLongBits(v));
+  }
+
+  private static double fromBits(String hex) {
+    return Double.longBitsToDouble(Long.parseUnsignedLong(hex, 16));
   }
 
   /** The measures as the API and the update records show them; {@code distinct} holds the distinct counts by measure name. */

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tributary.common.pipeline.Pipeline;
 import io.tributary.common.pipeline.PipelineParser;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +37,15 @@ class EventValidatorTest {
   private EventValidator.Result validate(Map<String, Object> event) {
     Map<String, Object> withTime = new HashMap<>(event);
     withTime.putIfAbsent("ts", NOW - HOUR);
-    return validator.validate(withTime, NOW);
+    return validator.validate(json(withTime), NOW);
+  }
+
+  private static byte[] json(Map<String, Object> event) {
+    return new JsonObject(event).encode().getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static JsonObject sent(EventValidator.Result result) {
+    return new JsonObject(new String(((EventValidator.Valid) result).value(), StandardCharsets.UTF_8));
   }
 
   private static EventValidator validator(String schema) {
@@ -44,49 +54,53 @@ class EventValidatorTest {
 
   @Test
   void validEventKeepsItsTimeAndIsNotRewritten() {
-    Map<String, Object> event = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 12.5, "ts", 1_700_000_000_000L));
-    EventValidator.Result result = validator.validate(event, NOW);
-    assertThat(result).isEqualTo(new EventValidator.Valid("t1", "C1", 1_700_000_000_000L, false));
+    byte[] event = json(Map.of("txn_id", "t1", "card_id", "C1", "amount", 12.5, "ts", 1_700_000_000_000L));
+    EventValidator.Valid valid = (EventValidator.Valid) validator.validate(event, NOW);
+    assertThat(valid.id()).isEqualTo("t1");
+    assertThat(valid.key()).isEqualTo("C1");
+    assertThat(valid.timeMillis()).isEqualTo(1_700_000_000_000L);
+    assertThat(valid.value()).as("the original bytes, not a copy").isSameAs(event);
   }
 
   @Test
   void isoTimeIsNormalisedToEpochMillis() {
-    Map<String, Object> event = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1, "ts", "2026-01-02T03:04:05.006Z"));
-    EventValidator.Valid valid = (EventValidator.Valid) validator.validate(event, NOW);
-    assertThat(valid.timeMillis()).isEqualTo(1_767_323_045_006L);
-    assertThat(valid.rewritten()).isTrue();
-    assertThat(event.get("ts")).isEqualTo(1_767_323_045_006L);
+    EventValidator.Result result = validator.validate(json(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1,
+        "ts", "2026-01-02T03:04:05.006Z")), NOW);
+    assertThat(((EventValidator.Valid) result).timeMillis()).isEqualTo(1_767_323_045_006L);
+    assertThat(sent(result).getLong("ts")).isEqualTo(1_767_323_045_006L);
+    assertThat(sent(result).getString("txn_id")).isEqualTo("t1");
 
-    Map<String, Object> offset = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1, "ts", "2026-01-02T04:04:05.006+01:00"));
+    byte[] offset = json(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1, "ts", "2026-01-02T04:04:05.006+01:00"));
     assertThat(((EventValidator.Valid) validator.validate(offset, NOW)).timeMillis()).isEqualTo(1_767_323_045_006L);
   }
 
   @Test
   void aMissingTimeIsInvalidLikeAnyRequiredField() {
-    Map<String, Object> event = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1));
-    assertThat(validator.validate(event, NOW)).isEqualTo(new EventValidator.Invalid("missing required field 'ts'"));
+    assertThat(validator.validate(json(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1)), NOW))
+        .isEqualTo(new EventValidator.Invalid("missing required field 'ts'"));
     Map<String, Object> nullTime = new HashMap<>(Map.of("txn_id", "t1", "card_id", "C1", "amount", 1));
     nullTime.put("ts", null);
-    assertThat(validator.validate(nullTime, NOW)).isEqualTo(new EventValidator.Invalid("field 'ts' is null but required"));
+    assertThat(validator.validate(json(nullTime), NOW)).isEqualTo(new EventValidator.Invalid("field 'ts' is null but required"));
     // Undeclared in fields: still required.
     EventValidator undeclared = validator("  id: id\n  key: k\n  time: at\n  fields: {k: string}\n");
-    assertThat(undeclared.validate(new HashMap<>(Map.of("id", "1", "k", "x")), NOW))
+    assertThat(undeclared.validate(json(Map.of("id", "1", "k", "x")), NOW))
         .isEqualTo(new EventValidator.Invalid("missing required field 'at'"));
   }
 
   @Test
   void arrivalTimeOnlyWhereThePipelineAsksForIt() {
     EventValidator optional = validator("  id: id\n  key: k\n  time: at\n  fields: {k: string, at: {type: timestamp, required: false}}\n");
-    Map<String, Object> event = new HashMap<>(Map.of("id", "1", "k", "x"));
-    EventValidator.Valid valid = (EventValidator.Valid) optional.validate(event, NOW);
-    assertThat(valid.timeMillis()).isEqualTo(NOW);
-    assertThat(valid.rewritten()).isTrue();
-    assertThat(event.get("at")).isEqualTo(NOW);
+    EventValidator.Result stamped = optional.validate(json(Map.of("id", "1", "k", "x")), NOW);
+    assertThat(((EventValidator.Valid) stamped).timeMillis()).isEqualTo(NOW);
+    assertThat(sent(stamped).getMap()).isEqualTo(Map.of("id", "1", "k", "x", "at", NOW));
+    Map<String, Object> nullTime = new HashMap<>(Map.of("id", "1", "k", "x"));
+    nullTime.put("at", null);
+    assertThat(sent(optional.validate(json(nullTime), NOW)).getMap()).isEqualTo(Map.of("id", "1", "k", "x", "at", NOW));
     // With no time field at all, every event takes its arrival time.
     EventValidator none = validator("  id: id\n  key: k\n  fields: {k: string}\n");
-    assertThat(((EventValidator.Valid) none.validate(new HashMap<>(Map.of("id", "1", "k", "x")), NOW)).timeMillis()).isEqualTo(NOW);
+    assertThat(((EventValidator.Valid) none.validate(json(Map.of("id", "1", "k", "x")), NOW)).timeMillis()).isEqualTo(NOW);
     // A time that is there but unparseable is invalid even when the field is optional.
-    assertThat(optional.validate(new HashMap<>(Map.of("id", "1", "k", "x", "at", "soon")), NOW)).isInstanceOf(EventValidator.Invalid.class);
+    assertThat(optional.validate(json(Map.of("id", "1", "k", "x", "at", "soon")), NOW)).isInstanceOf(EventValidator.Invalid.class);
   }
 
   @Test
@@ -106,8 +120,8 @@ class EventValidatorTest {
         .isEqualTo(EventValidator.Refusal.FUTURE);
     // The bound is the pipeline's to set.
     EventValidator tight = validator("  id: id\n  key: k\n  time: {field: at, maxAhead: 5s}\n  fields: {k: string}\n");
-    assertThat(tight.validate(new HashMap<>(Map.of("id", "1", "k", "x", "at", NOW + 5_000)), NOW)).isInstanceOf(EventValidator.Valid.class);
-    assertThat(((EventValidator.Invalid) tight.validate(new HashMap<>(Map.of("id", "1", "k", "x", "at", NOW + 5_001)), NOW)).refusal())
+    assertThat(tight.validate(json(Map.of("id", "1", "k", "x", "at", NOW + 5_000)), NOW)).isInstanceOf(EventValidator.Valid.class);
+    assertThat(((EventValidator.Invalid) tight.validate(json(Map.of("id", "1", "k", "x", "at", NOW + 5_001)), NOW)).refusal())
         .isEqualTo(EventValidator.Refusal.FUTURE);
   }
 
@@ -133,6 +147,30 @@ class EventValidatorTest {
         .isEqualTo(new EventValidator.Invalid("field 'ts' must be epoch milliseconds or an ISO-8601 timestamp, got string \"yesterday\""));
     assertThat(validate(Map.of("txn_id", "", "card_id", "C", "amount", 1)).toString()).contains("the event id");
     assertThat(validate(Map.of("txn_id", "t", "card_id", "C", "amount", Double.NaN))).isInstanceOf(EventValidator.Invalid.class);
+  }
+
+  @Test
+  void theFirstWrongFieldInDeclarationOrderIsReportedWhateverTheOrderInTheEvent() {
+    String event = "{\"meta\":[],\"amount\":\"x\",\"card_id\":\"C\",\"txn_id\":\"t\",\"ts\":1}";
+    assertThat(validator.validate(event.getBytes(StandardCharsets.UTF_8), NOW))
+        .isEqualTo(new EventValidator.Invalid("field 'amount' must be a number, got string \"x\""));
+  }
+
+  @Test
+  void malformedJsonIsNamedAndNestedValuesOfUndeclaredFieldsAreSkipped() {
+    assertThat(((EventValidator.Invalid) validator.validate("{broken".getBytes(StandardCharsets.UTF_8), NOW)).error())
+        .startsWith("not valid JSON");
+    assertThat(validator.validate("[1,2]".getBytes(StandardCharsets.UTF_8), NOW)).isEqualTo(new EventValidator.Invalid("not a JSON object"));
+    assertThat(((EventValidator.Invalid) validator.validate("{\"a\":1}{}".getBytes(StandardCharsets.UTF_8), NOW)).error())
+        .startsWith("not valid JSON");
+    assertThat(((EventValidator.Invalid) validator.validate(
+        "{\"txn_id\":\"t\",\"txn_id\":\"u\",\"card_id\":\"C\",\"amount\":1,\"ts\":1}".getBytes(StandardCharsets.UTF_8), NOW)).error())
+        .startsWith("not valid JSON").contains("Duplicate field 'txn_id'");
+    byte[] nested = "{\"txn_id\":\"t7\",\"card_id\":\"C\",\"amount\":1,\"ts\":1,\"extra\":{\"amount\":\"no\",\"x\":[1,{\"y\":2}]}}"
+        .getBytes(StandardCharsets.UTF_8);
+    EventValidator.Valid valid = (EventValidator.Valid) validator.validate(nested, NOW);
+    assertThat(valid.id()).isEqualTo("t7");
+    assertThat(valid.value()).isSameAs(nested);
   }
 
   @Test

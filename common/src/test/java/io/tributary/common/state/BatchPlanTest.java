@@ -37,7 +37,7 @@ class BatchPlanTest {
     Map<String, String> values = cat == null
         ? Map.of("card", card, "amount", amount, "shop", "S" + id)
         : Map.of("card", card, "amount", amount, "shop", "S" + id, "m.cat", cat);
-    return new EventFacts(id, time, values, 0);
+    return EventFacts.of(id, time, values, 0, PIPELINE.aggregations());
   }
 
   private static BatchPlan plan(Position from, Set<String> seen, EventFacts... events) {
