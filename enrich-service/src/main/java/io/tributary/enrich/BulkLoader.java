@@ -23,7 +23,7 @@ import java.util.Map;
  */
 final class BulkLoader {
 
-  static final int BATCH_ROWS = 1000;
+  static final int BATCH_ROWS = 5000;
   private static final int MAX_LINE_BYTES = 1 << 20;
   private static final int MAX_REPORTED_ERRORS = 100;
 

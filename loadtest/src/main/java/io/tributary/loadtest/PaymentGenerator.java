@@ -18,14 +18,16 @@ final class PaymentGenerator {
   static final long HOUR = 3_600_000L;
   static final long FIVE_MINUTES = 300_000L;
   /** The event time one run spans at most: short, so that runs one after the other stay near the wall clock. */
-  static final long SPAN = 10 * 60_000L;
+  static final long SPAN = 2 * 60_000L;
   static final long MINUTE = 60_000L;
 
   final String run;
   final long base;
-  final long spacing;
+  /** The event time the run spans: events are spread evenly over it, several to a millisecond if need be. */
+  final long span;
   final int cards;
   final int merchants;
+  final int events;
   private final long seed;
 
   /** count and total per card (one tumbling hour) and per category and 5-minute hopping window. */
@@ -34,11 +36,12 @@ final class PaymentGenerator {
 
   PaymentGenerator(String run, long seed, long base, int events, int cards, int merchants) {
     this.run = run;
+    this.events = events;
     this.seed = seed;
     this.cards = cards;
     this.merchants = merchants;
     this.base = base;
-    this.spacing = Math.max(1, Math.min(SPAN, events * 10L) / events);
+    this.span = Math.min(SPAN, events * 10L);
   }
 
   /** Event {@code i}, as the NDJSON line ingest takes. Also folds it into the expected aggregates. */
@@ -58,7 +61,7 @@ final class PaymentGenerator {
   }
 
   long time(int i) {
-    return base + i * spacing;
+    return base + i * span / events;
   }
 
   private void expect(String card, String category, double amount, long time) {

@@ -171,7 +171,9 @@ public final class PipelineBenchmark {
         + "/aggregates/spend_by_category?top=1")).timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofString());
     Matcher end = Pattern.compile("\"window\":\\{\"start\":\\d+,\"end\":(\\d+)").matcher(current.body());
     if (end.find()) {
-      long after = Long.parseLong(end.group(1)) + PaymentGenerator.FIVE_MINUTES;
+      // The current window ends 5 minutes after a start at most a minute before the stream time: one more
+      // minute and every window of this run starts after every window of the earlier ones.
+      long after = Long.parseLong(end.group(1)) + 60_000L;
       start = Math.max(start, (after + PaymentGenerator.FIVE_MINUTES - 1) / PaymentGenerator.FIVE_MINUTES * PaymentGenerator.FIVE_MINUTES);
     }
     long ahead = start + PaymentGenerator.SPAN - now;
@@ -439,7 +441,8 @@ public final class PipelineBenchmark {
       }
     }
     for (Map.Entry<String, Map<Long, double[]>> category : generator.byCategory.entrySet()) {
-      List<double[]> windows = windows("spend_by_category", category.getKey(), generator.base - PaymentGenerator.FIVE_MINUTES,
+      // From the run's first event on: every window of this run ends after it, every window of an earlier run before it.
+      List<double[]> windows = windows("spend_by_category", category.getKey(), generator.base,
           generator.base + PaymentGenerator.HOUR + PaymentGenerator.FIVE_MINUTES);
       Map<Long, double[]> actual = new HashMap<>();
       windows.forEach(w -> actual.put((long) w[0], w));
