@@ -289,11 +289,17 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     });
   }
 
+  /**
+   * The store stands elsewhere: another owner applied, or an earlier apply of this instance landed
+   * though its answer was lost. Either way the outbox may hold entries the relay has not seen.
+   */
   private void moved(TopicPartition tp, Position stored, Map<TopicPartition, Long> seeks) {
-    LOG.warn("partition {} moved to {} by another owner; not applying, seeking there", tp, stored.nextOffset());
+    LOG.warn("partition {} stands at {} in the store, not where this instance continued from; not applying, seeking there",
+        tp, stored.nextOffset());
     positions.put(tp.partition(), stored);
     cache.reset(tp.partition(), stored.streamTime());
     seeks.put(tp, stored.isNone() ? 0L : stored.nextOffset());
+    relay.resync(tp.partition());
   }
 
   private void applied(int partition, Batch batch, BatchPlan plan, RelayEntry entry, BatchWrite write, List<Long> distinct) {

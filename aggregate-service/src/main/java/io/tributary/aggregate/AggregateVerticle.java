@@ -10,9 +10,8 @@ import io.tributary.common.kafka.KafkaFutures;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
-import io.tributary.common.redis.RedisClients;
-import io.tributary.common.state.RedisStateStore;
 import io.tributary.common.state.StateStore;
+import io.tributary.common.state.StateStores;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonObject;
@@ -59,8 +58,7 @@ public final class AggregateVerticle extends VerticleBase {
     if (!input.isKafka()) {
       return Future.failedFuture("aggregate reads its input from Kafka; buses.enriched is " + input);
     }
-    store = new RedisStateStore(RedisClients.create(vertx, service.config()), pipeline.name(), pipeline.schema().keyField(),
-        pipeline.aggregations());
+    store = StateStores.create(vertx, service.config(), pipeline);
     List<BusRef> outputs = List.of(pipeline.buses().updates(), pipeline.buses().deadLetter());
     String group = pipeline.consumerGroup("aggregate");
     return StageClients.start(vertx, service, List.of(input), outputs)
@@ -130,10 +128,10 @@ public final class AggregateVerticle extends VerticleBase {
         });
   }
 
-  /** Loads the Redis function; Redis may be down at start, so this retries until it succeeds. */
+  /** Prepares the store (the Redis function, the SQL tables); the store may be down at start, so this retries until it succeeds. */
   private void initStore(long backoffMs) {
     store.init().onFailure(e -> {
-      LOG.warn("cannot load the state-store function yet ({}); retrying in {} ms", e.getMessage(), backoffMs);
+      LOG.warn("cannot prepare the state store yet ({}); retrying in {} ms", e.getMessage(), backoffMs);
       vertx.setTimer(backoffMs, t -> initStore(Math.min(backoffMs * 2, 10_000)));
     });
   }

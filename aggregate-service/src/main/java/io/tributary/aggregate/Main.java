@@ -5,12 +5,13 @@ import io.tributary.common.health.Dependency;
 import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
+import io.tributary.common.pipeline.Store;
 import io.vertx.core.Deployable;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
-/** The aggregate stage: exactly-once windowed aggregations with their state in Redis. */
+/** The aggregate stage: exactly-once windowed aggregations with their state in Redis or SQL. */
 public final class Main {
 
   public static final ServiceLauncher.Stage STAGE = new ServiceLauncher.Stage("aggregate", Main::dependencies, Main::verticles);
@@ -23,7 +24,7 @@ public final class Main {
   }
 
   static Set<Dependency> dependencies(Pipeline pipeline) {
-    Set<Dependency> needs = EnumSet.of(Dependency.KAFKA, Dependency.REDIS);
+    Set<Dependency> needs = EnumSet.of(Dependency.KAFKA, pipeline.store() == Store.SQL ? Dependency.SQL : Dependency.REDIS);
     if (pipeline.buses().enriched().kind() == BusRef.Kind.RABBITMQ || pipeline.buses().updates().kind() == BusRef.Kind.RABBITMQ) {
       needs.add(Dependency.RABBITMQ);
     }

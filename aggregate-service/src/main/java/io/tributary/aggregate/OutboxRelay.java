@@ -62,6 +62,8 @@ final class OutboxRelay {
     long relayed = -1;
     boolean ready;
     int taken;
+    /** The store has entries this lane may not hold (a batch applied though its caller saw a failure): read them once idle. */
+    boolean resync;
   }
 
   private final Vertx vertx;
@@ -102,6 +104,22 @@ final class OutboxRelay {
       lane.pending.add(entry);
     }
     pump();
+  }
+
+  /**
+   * Reads the partition's stored entries again: after a position conflict, the store may hold an
+   * entry this relay never saw (an apply that landed though its answer was lost, or another owner's).
+   */
+  void resync(int partition) {
+    Lane lane = lanes.get(partition);
+    if (lane == null) {
+      return;
+    }
+    if (lane.taken > 0) {
+      lane.resync = true;
+    } else {
+      recover(partition, lane, true);
+    }
   }
 
   /** Gives partitions up; completes once no transaction holding their entries is in flight. */
@@ -234,6 +252,10 @@ final class OutboxRelay {
           }
           lane.taken = 0;
           lane.relayed = positions.get(partition);
+          if (lane.resync && lanes.get(partition) == lane) {
+            lane.resync = false;
+            recover(partition, lane, true);
+          }
         });
         notifyWaiters();
         pump();
@@ -247,7 +269,9 @@ final class OutboxRelay {
       });
       vertx.setTimer(wait, t -> involved.forEach((partition, lane) -> {
         if (lanes.get(partition) == lane) {
-          recover(partition, lane, false);
+          boolean readBacklog = lane.resync;
+          lane.resync = false;
+          recover(partition, lane, readBacklog);
         }
       }));
     });

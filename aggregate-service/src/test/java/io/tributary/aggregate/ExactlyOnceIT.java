@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tributary.devstack.DevStack;
 import io.tributary.devstack.DevStackExtension;
+import io.tributary.devstack.MariaDbServer;
 import io.tributary.devstack.RedisServer;
 import io.tributary.devstack.ServiceProcess;
 import io.tributary.devstack.TopicProbe;
@@ -27,6 +28,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The exactly-once contract, proven end to end: a seeded stream goes through the three services,
@@ -51,20 +54,25 @@ class ExactlyOnceIT {
 
     final String name;
     final DevStack devstack;
-    final String redisUri;
+    final String store;
+    final String storeUri;
 
-    /** {@code prefix} plus a suffix of this run, so no state of an earlier run is found in Redis. */
-    Stack(DevStack devstack, String prefix, String redisUri, int aggregateInstances) throws Exception {
-      this.name = prefix + "_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
+    /**
+     * {@code prefix} plus a suffix of this run, so no state of an earlier run is found in the store;
+     * {@code store} is the pipeline's store ({@code redis} or {@code sql}) and {@code storeUri} its address.
+     */
+    Stack(DevStack devstack, String prefix, String store, String storeUri, int aggregateInstances) throws Exception {
+      this.name = prefix + "_" + store + "_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
       this.devstack = devstack;
-      this.redisUri = redisUri;
+      this.store = store;
+      this.storeUri = storeUri;
       Path pipeline = Files.createTempFile(name, ".yaml");
-      Files.writeString(pipeline, pipelineYaml(name));
+      Files.writeString(pipeline, pipelineYaml(name, store));
       Path logs = Path.of("target", "proof-logs");
       Files.createDirectories(logs);
       Map<String, String> env = Map.of(
           "TRIBUTARY_KAFKA_BOOTSTRAP_SERVERS", devstack.kafkaBootstrapServers(),
-          "TRIBUTARY_REDIS_URI", redisUri,
+          store.equals("sql") ? "TRIBUTARY_SQL_URL" : "TRIBUTARY_REDIS_URI", storeUri,
           "TRIBUTARY_CONTROL_TOKEN", TOKEN,
           "TRIBUTARY_KAFKA_SESSION_TIMEOUT_MS", "6000",
           "TRIBUTARY_KAFKA_PARTITIONS", String.valueOf(PARTITIONS),
@@ -87,24 +95,39 @@ class ExactlyOnceIT {
     @Override
     public void close() {
       all.forEach(ServiceProcess::close);
-      devstack.deleteRedisKeys(redisUri, "tributary:" + name + ":*");
+      if (store.equals("sql")) {
+        devstack.deleteSqlState(storeUri, name);
+      } else {
+        devstack.deleteRedisKeys(storeUri, "tributary:" + name + ":*");
+      }
     }
   }
 
-  @Test
-  void aggregatesEqualTheGroundTruth(DevStack devstack) throws Exception {
+  /** The shared store of a kind: the local Redis, or the local MariaDB standing in for SingleStore. */
+  private static String storeUri(DevStack devstack, String store) {
+    return store.equals("sql") ? sqlUrl(devstack.jdbcUrl()) : devstack.redisUri();
+  }
+
+  private static String sqlUrl(String jdbcUrl) {
+    return jdbcUrl + (jdbcUrl.contains("?") ? "&" : "?") + "createDatabaseIfNotExist=true";
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"redis", "sql"})
+  void aggregatesEqualTheGroundTruth(String store, DevStack devstack) throws Exception {
     PaymentStream stream = new PaymentStream(11, EVENTS, PARTITIONS, 500);
-    try (Stack stack = new Stack(devstack, "proof_plain", devstack.redisUri(), 1)) {
+    try (Stack stack = new Stack(devstack, "proof_plain", store, storeUri(devstack, store), 1)) {
       send(stack, stream, batch -> { });
       verify(devstack, stack.name, stack.aggregates.get(0), stream);
     }
   }
 
-  @Test
-  void exactWhileAggregateIsKilledThreeTimesAndEnrichOnce(DevStack devstack) throws Exception {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"redis", "sql"})
+  void exactWhileAggregateIsKilledThreeTimesAndEnrichOnce(String store, DevStack devstack) throws Exception {
     PaymentStream stream = new PaymentStream(12, EVENTS, PARTITIONS, 500);
     int batches = stream.batches.size();
-    try (Stack stack = new Stack(devstack, "proof_kills", devstack.redisUri(), 1)) {
+    try (Stack stack = new Stack(devstack, "proof_kills", store, storeUri(devstack, store), 1)) {
       ServiceProcess aggregate = stack.aggregates.get(0);
       send(stack, stream, batch -> {
         if (batch == batches / 5 || batch == 2 * batches / 5 || batch == 3 * batches / 5) {
@@ -122,11 +145,12 @@ class ExactlyOnceIT {
     }
   }
 
-  @Test
-  void exactWhenOneOfTwoAggregateInstancesIsKilled(DevStack devstack) throws Exception {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"redis", "sql"})
+  void exactWhenOneOfTwoAggregateInstancesIsKilled(String store, DevStack devstack) throws Exception {
     PaymentStream stream = new PaymentStream(13, EVENTS, PARTITIONS, 500);
     int batches = stream.batches.size();
-    try (Stack stack = new Stack(devstack, "proof_pair", devstack.redisUri(), 2)) {
+    try (Stack stack = new Stack(devstack, "proof_pair", store, storeUri(devstack, store), 2)) {
       send(stack, stream, batch -> {
         if (batch == batches / 3) {
           stack.aggregates.get(1).kill();
@@ -141,13 +165,31 @@ class ExactlyOnceIT {
     PaymentStream stream = new PaymentStream(14, EVENTS, PARTITIONS, 500);
     int batches = stream.batches.size();
     try (RedisServer redis = RedisServer.create(true).start();
-         Stack stack = new Stack(devstack, "proof_redis", redis.uri(), 1)) {
+         Stack stack = new Stack(devstack, "proof_restart", "redis", redis.uri(), 1)) {
       send(stack, stream, batch -> {
         if (batch == batches / 3) {
           redis.kill();
         }
         if (batch == batches / 3 + 20) {
           redis.start();
+        }
+      });
+      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+    }
+  }
+
+  @Test
+  void exactWhenTheSqlStoreRestartsMidStream(DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(15, EVENTS, PARTITIONS, 500);
+    int batches = stream.batches.size();
+    try (MariaDbServer sql = MariaDbServer.create().start();
+         Stack stack = new Stack(devstack, "proof_restart", "sql", sql.jdbcUrl("tributary_it"), 1)) {
+      send(stack, stream, batch -> {
+        if (batch == batches / 3) {
+          sql.kill();
+        }
+        if (batch == batches / 3 + 20) {
+          sql.start();
         }
       });
       verify(devstack, stack.name, stack.aggregates.get(0), stream);
@@ -343,9 +385,10 @@ class ExactlyOnceIT {
     return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  private static String pipelineYaml(String name) {
+  private static String pipelineYaml(String name, String store) {
     return """
         pipeline: %1$s
+        store: %2$s
         schema:
           id: txn_id
           key: card_id
@@ -375,7 +418,7 @@ class ExactlyOnceIT {
           enriched: kafka:%1$s.enriched
           updates: kafka:%1$s.updates
           deadLetter: kafka:%1$s.dlq
-        """.formatted(name);
+        """.formatted(name, store);
   }
 
   private static int freePort() throws Exception {

@@ -168,6 +168,25 @@ class OutboxRelayTest {
   }
 
   @Test
+  void aResyncRelaysAnEntryOnlyTheStoreHasBehindTheTransactionInFlight(Vertx vertx) throws Exception {
+    VertxTestContext test = new VertxTestContext();
+    await(vertx, test, () -> {
+      relay.assign(List.of(2));
+      relay.submit(entry(2, 10));
+      // An apply of position 20 landed, but its caller saw a failure and never submitted it; its retry conflicts.
+      stored.put(2, List.of(entry(2, 10), entry(2, 20)));
+      relay.resync(2);
+      assertThat(transactions).as("the resync waits for the transaction holding the partition").hasSize(1);
+      land(0);
+      assertThat(transactions).hasSize(2);
+      assertThat(transactions.get(1).records()).as("10 had landed; 20 comes from the store").containsExactly("2@20");
+      land(1);
+      relay.submit(entry(2, 30));
+      assertThat(transactions.get(2).records()).containsExactly("2@30");
+    });
+  }
+
+  @Test
   void releaseCompletesOnlyOnceTheTransactionHoldingThePartitionSettled(Vertx vertx) throws Exception {
     List<Future<Void>> released = new ArrayList<>();
     VertxTestContext test = new VertxTestContext();

@@ -9,7 +9,6 @@ import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.parsetools.RecordParser;
-import io.vertx.redis.client.Request;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -39,8 +38,7 @@ final class BulkLoader {
   private final ReferenceStore store;
   private final Lookup lookup;
   private final Format format;
-  private final List<Request> batch = new ArrayList<>();
-  private final List<String> setMembers = new ArrayList<>();
+  private final List<ReferenceStore.Entry> batch = new ArrayList<>();
   private final JsonArray errors = new JsonArray();
   private final Promise<Report> done = Promise.promise();
   private List<String> header;
@@ -102,14 +100,10 @@ final class BulkLoader {
     if (key == null || key.isEmpty()) {
       throw new IllegalArgumentException("row has no key");
     }
-    if (lookup.isSet()) {
-      setMembers.add(key);
-    } else {
-      if (fields.isEmpty()) {
-        throw new IllegalArgumentException("row has no field besides the key");
-      }
-      batch.add(store.hset(lookup, key, fields));
+    if (!lookup.isSet() && fields.isEmpty()) {
+      throw new IllegalArgumentException("row has no field besides the key");
     }
+    batch.add(new ReferenceStore.Entry(key, lookup.isSet() ? Map.of() : fields));
     pendingRows++;
   }
 
@@ -123,23 +117,18 @@ final class BulkLoader {
       }
       return;
     }
-    List<Request> requests = new ArrayList<>(batch);
-    if (!setMembers.isEmpty()) {
-      requests.add(store.sadd(lookup, new ArrayList<>(setMembers)));
-    }
-    long rows = pendingRows;
+    List<ReferenceStore.Entry> rows = new ArrayList<>(batch);
     batch.clear();
-    setMembers.clear();
     pendingRows = 0;
     writing = true;
     parser.pause();
-    store.write(requests).onComplete(ar -> {
+    store.load(lookup, rows).onComplete(ar -> {
       writing = false;
       if (ar.failed()) {
         done.tryFail(ar.cause());
         return;
       }
-      loaded += rows;
+      loaded += rows.size();
       if (ended || pendingRows >= BATCH_ROWS) {
         flushIfIdle();
       }

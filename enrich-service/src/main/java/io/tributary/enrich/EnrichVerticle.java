@@ -6,12 +6,12 @@ import io.tributary.common.http.ServiceHttpServer;
 import io.tributary.common.kafka.ConsumerLoop;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.pipeline.BusRef;
-import io.tributary.common.redis.RedisClients;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonObject;
-import io.vertx.redis.client.Redis;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The enrich stage: consumes the ingested topic in the pipeline's enrich group, enriches each poll
@@ -20,9 +20,11 @@ import java.util.List;
  */
 public final class EnrichVerticle extends VerticleBase {
 
+  private static final Logger LOG = LoggerFactory.getLogger(EnrichVerticle.class);
+
   private final ServiceContext service;
   private final ServiceHttpServer http;
-  private Redis redis;
+  private ReferenceStore store;
   private StageClients clients;
   private ConsumerLoop consumer;
 
@@ -37,8 +39,8 @@ public final class EnrichVerticle extends VerticleBase {
     if (!input.isKafka()) {
       return Future.failedFuture("enrich reads its input from Kafka; buses.ingested is " + input);
     }
-    redis = RedisClients.create(vertx, service.config());
-    ReferenceStore store = new ReferenceStore(redis, new ReferenceKeys(service.pipeline().name()));
+    store = new ReferenceStores(vertx, service.config(), service.pipeline());
+    initStore(500);
     LookupResolver resolver = new LookupResolver(store, service.pipeline().lookups(), service.registry(), service.pipeline().name());
     List<BusRef> outputs = List.of(service.pipeline().buses().enriched(), service.pipeline().buses().deadLetter());
     return StageClients.start(vertx, service, List.of(input), outputs)
@@ -65,11 +67,19 @@ public final class EnrichVerticle extends VerticleBase {
         });
   }
 
+  /** Prepares the reference store (SQL tables); the store may be down at start, so this retries until it succeeds. */
+  private void initStore(long backoffMs) {
+    store.init().onFailure(e -> {
+      LOG.warn("cannot prepare the reference store yet ({}); retrying in {} ms", e.getMessage(), backoffMs);
+      vertx.setTimer(backoffMs, t -> initStore(Math.min(backoffMs * 2, 10_000)));
+    });
+  }
+
   @Override
   public Future<?> stop() {
     return http.stop()
         .compose(v -> consumer == null ? Future.succeededFuture() : consumer.stop())
         .compose(v -> clients == null ? Future.succeededFuture() : clients.close())
-        .onComplete(v -> redis.close());
+        .onComplete(v -> store.close());
   }
 }

@@ -4,7 +4,7 @@ import io.tributary.common.ServiceContext;
 import io.tributary.common.health.Dependency;
 import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.pipeline.BusRef;
-import io.tributary.common.pipeline.Lookup;
+import io.tributary.common.pipeline.Store;
 import io.tributary.common.pipeline.Pipeline;
 import io.vertx.core.Deployable;
 import java.util.EnumSet;
@@ -25,8 +25,11 @@ public final class Main {
 
   static Set<Dependency> dependencies(Pipeline pipeline) {
     Set<Dependency> needs = EnumSet.of(Dependency.KAFKA);
-    if (pipeline.lookups().stream().anyMatch(l -> l.store() == Lookup.Store.REDIS)) {
+    if (pipeline.lookups().stream().anyMatch(l -> l.store() == Store.REDIS)) {
       needs.add(Dependency.REDIS);
+    }
+    if (pipeline.lookups().stream().anyMatch(l -> l.store() == Store.SQL)) {
+      needs.add(Dependency.SQL);
     }
     if (pipeline.buses().enriched().kind() == BusRef.Kind.RABBITMQ) {
       needs.add(Dependency.RABBITMQ);

@@ -3,6 +3,7 @@ package io.tributary.enrich;
 import io.tributary.common.http.Responses;
 import io.tributary.common.pipeline.Lookup;
 import io.tributary.common.pipeline.Pipeline;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -152,9 +153,11 @@ final class ReferenceHandler {
     return lookup;
   }
 
-  private static void answer(RoutingContext ctx, io.vertx.core.AsyncResult<JsonObject> result, int status) {
+  private static void answer(RoutingContext ctx, AsyncResult<JsonObject> result, int status) {
     if (result.succeeded()) {
       Responses.json(ctx, status, result.result());
+    } else if (result.cause() instanceof IllegalArgumentException refused) {
+      Responses.error(ctx, 400, refused.getMessage());
     } else {
       storeDown(ctx, result.cause());
     }

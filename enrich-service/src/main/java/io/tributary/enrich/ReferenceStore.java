@@ -2,158 +2,48 @@ package io.tributary.enrich;
 
 import io.tributary.common.pipeline.Lookup;
 import io.vertx.core.Future;
-import io.vertx.redis.client.Command;
-import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.Request;
-import io.vertx.redis.client.Response;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Reference data in Redis: records as hashes, allow- and block-lists as sets. {@link #fetch} reads
- * everything one batch of events needs in a single pipelined round trip: one HMGET per distinct
- * record key and one SMISMEMBER per set look-up.
+ * Where a pipeline's reference data lives: records (a look-up's fields by key) and allow- or
+ * block-lists (set members). Redis and SQL implement it; {@link ReferenceStores} routes each look-up
+ * to its store.
  */
-public final class ReferenceStore {
-
-  private final Redis redis;
-  private final ReferenceKeys keys;
-
-  public ReferenceStore(Redis redis, ReferenceKeys keys) {
-    this.redis = redis;
-    this.keys = keys;
-  }
-
-  public ReferenceKeys keys() {
-    return keys;
-  }
+public interface ReferenceStore {
 
   /** Records (null when absent) and memberships for the given keys of each look-up. */
-  public record Fetched(Map<Lookup, Map<String, Map<String, String>>> records, Map<Lookup, Set<String>> members) {
+  record Fetched(Map<Lookup, Map<String, Map<String, String>>> records, Map<Lookup, Set<String>> members) {
   }
 
-  public Future<Fetched> fetch(Map<Lookup, ? extends Set<String>> wanted) {
-    List<Request> requests = new ArrayList<>();
-    List<Lookup> order = new ArrayList<>();
-    List<List<String>> keyOrder = new ArrayList<>();
-    wanted.forEach((lookup, keySet) -> {
-      if (keySet.isEmpty()) {
-        return;
-      }
-      List<String> list = new ArrayList<>(keySet);
-      if (lookup.isSet()) {
-        Request smismember = Request.cmd(Command.SMISMEMBER).arg(keys.set(lookup));
-        list.forEach(smismember::arg);
-        requests.add(smismember);
-        order.add(lookup);
-        keyOrder.add(list);
-      } else {
-        for (String key : list) {
-          Request hmget = Request.cmd(Command.HMGET).arg(keys.record(lookup, key));
-          lookup.fields().forEach(hmget::arg);
-          requests.add(hmget);
-          order.add(lookup);
-          keyOrder.add(List.of(key));
-        }
-      }
-    });
-    Map<Lookup, Map<String, Map<String, String>>> records = new HashMap<>();
-    Map<Lookup, Set<String>> members = new HashMap<>();
-    if (requests.isEmpty()) {
-      return Future.succeededFuture(new Fetched(records, members));
-    }
-    return redis.batch(requests).map(responses -> {
-      for (int i = 0; i < responses.size(); i++) {
-        Lookup lookup = order.get(i);
-        Response response = responses.get(i);
-        if (lookup.isSet()) {
-          Set<String> in = members.computeIfAbsent(lookup, l -> new HashSet<>());
-          List<String> asked = keyOrder.get(i);
-          for (int k = 0; k < asked.size(); k++) {
-            if (response.get(k).toInteger() == 1) {
-              in.add(asked.get(k));
-            }
-          }
-        } else {
-          records.computeIfAbsent(lookup, l -> new HashMap<>()).put(keyOrder.get(i).get(0), record(lookup, response));
-        }
-      }
-      return new Fetched(records, members);
-    });
+  /** One row of a bulk load: a record's key and fields, or a set member (no fields). */
+  record Entry(String key, Map<String, String> fields) {
   }
 
-  private static Map<String, String> record(Lookup lookup, Response response) {
-    Map<String, String> fields = null;
-    for (int f = 0; f < lookup.fields().size(); f++) {
-      Response value = response.get(f);
-      if (value != null) {
-        if (fields == null) {
-          fields = new LinkedHashMap<>();
-        }
-        fields.put(lookup.fields().get(f), value.toString());
-      }
-    }
-    return fields;
-  }
+  /** Prepares the store (creates SQL tables). */
+  Future<Void> init();
 
-  // ---- management --------------------------------------------------------------------------
+  /** Everything one batch of events needs, in one round trip per store. */
+  Future<Fetched> fetch(Map<Lookup, ? extends Set<String>> wanted);
 
-  /** Replaces a record atomically (MULTI: DEL then HSET). */
-  public Future<Void> putRecord(Lookup lookup, String key, Map<String, String> fields) {
-    return redis.batch(List.of(Request.cmd(Command.MULTI), Request.cmd(Command.DEL).arg(keys.record(lookup, key)),
-        hset(lookup, key, fields), Request.cmd(Command.EXEC))).mapEmpty();
-  }
-
-  public Request hset(Lookup lookup, String key, Map<String, String> fields) {
-    Request hset = Request.cmd(Command.HSET).arg(keys.record(lookup, key));
-    fields.forEach((f, v) -> hset.arg(f).arg(v));
-    return hset;
-  }
-
-  public Request sadd(Lookup lookup, List<String> members) {
-    Request sadd = Request.cmd(Command.SADD).arg(keys.set(lookup));
-    members.forEach(sadd::arg);
-    return sadd;
-  }
+  /** Replaces a record. */
+  Future<Void> putRecord(Lookup lookup, String key, Map<String, String> fields);
 
   /** The record, or null. */
-  public Future<Map<String, String>> getRecord(Lookup lookup, String key) {
-    return redis.send(Request.cmd(Command.HGETALL).arg(keys.record(lookup, key))).map(response -> {
-      if (response == null || response.size() == 0) {
-        return null;
-      }
-      Map<String, String> fields = new LinkedHashMap<>();
-      for (String field : response.getKeys()) {
-        fields.put(field, response.get(field).toString());
-      }
-      return fields;
-    });
-  }
+  Future<Map<String, String>> getRecord(Lookup lookup, String key);
 
   /** True when something was deleted. */
-  public Future<Boolean> deleteRecord(Lookup lookup, String key) {
-    return redis.send(Request.cmd(Command.DEL).arg(keys.record(lookup, key))).map(r -> r.toInteger() > 0);
-  }
+  Future<Boolean> deleteRecord(Lookup lookup, String key);
 
-  public Future<Void> addMember(Lookup lookup, String key) {
-    return redis.send(sadd(lookup, List.of(key))).mapEmpty();
-  }
+  Future<Void> addMember(Lookup lookup, String key);
 
-  public Future<Boolean> isMember(Lookup lookup, String key) {
-    return redis.send(Request.cmd(Command.SISMEMBER).arg(keys.set(lookup)).arg(key)).map(r -> r.toInteger() == 1);
-  }
+  Future<Boolean> isMember(Lookup lookup, String key);
 
-  public Future<Boolean> removeMember(Lookup lookup, String key) {
-    return redis.send(Request.cmd(Command.SREM).arg(keys.set(lookup)).arg(key)).map(r -> r.toInteger() > 0);
-  }
+  Future<Boolean> removeMember(Lookup lookup, String key);
 
-  /** Sends writes pipelined in one round trip. */
-  public Future<Void> write(List<Request> requests) {
-    return requests.isEmpty() ? Future.succeededFuture() : redis.batch(requests).mapEmpty();
-  }
+  /** Writes a slice of a bulk load: each record's fields set, or the members added. */
+  Future<Void> load(Lookup lookup, List<Entry> entries);
+
+  Future<Void> close();
 }

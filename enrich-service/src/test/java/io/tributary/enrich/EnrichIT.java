@@ -35,8 +35,13 @@ class EnrichIT {
   private static final String NDJSON = "application/x-ndjson";
 
   private static Pipeline pipeline(String name, String lookups) {
+    return pipeline(name, "redis", lookups);
+  }
+
+  private static Pipeline pipeline(String name, String store, String lookups) {
     return PipelineParser.parse("""
         pipeline: %1$s
+        store: %3$s
         schema:
           id: id
           key: card
@@ -48,7 +53,7 @@ class EnrichIT {
           ingested: kafka:%1$s.ingested
           enriched: kafka:%1$s.enriched
           deadLetter: kafka:%1$s.dlq
-        """.formatted(name, lookups.indent(2)), name + ".yaml");
+        """.formatted(name, lookups.indent(2), store), name + ".yaml");
   }
 
   private static Map<String, String> env(DevStack stack, String redisUri) {
@@ -141,15 +146,21 @@ class EnrichIT {
     }
   }
 
-  @Test
-  void bulkLoadsAMillionRecordsThenEnrichesAStreamThatUsesThem(DevStack stack) throws Exception {
-    Pipeline p = pipeline("bulk_it", """
+  /** On Redis, and on SQL (a database of the test's own on the local MariaDB, dropped afterwards). */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"redis", "sql"})
+  void bulkLoadsAMillionRecordsThenEnrichesAStreamThatUsesThem(String store, DevStack stack) throws Exception {
+    String name = "bulk_" + store + "_it";
+    Pipeline p = pipeline(name, store, """
         - {name: merchant, by: shop, fields: [name, category, country, risk], onMissing: dlq}
         - {name: blocked, kind: set, by: card, action: drop}
         """);
     int records = 1_000_000;
-    try (Harness.Service ingest = Harness.start(io.tributary.ingest.Main.STAGE, p, env(stack, stack.redisUri()));
-         Harness.Service enrich = Harness.start(Main.STAGE, p, env(stack, stack.redisUri()))) {
+    String sqlUrl = stack.jdbcUrl().replaceFirst("/[^/?]*(\\?.*)?$", "/" + name + "?createDatabaseIfNotExist=true");
+    Map<String, String> env = new HashMap<>(env(stack, stack.redisUri()));
+    env.put("TRIBUTARY_SQL_URL", sqlUrl);
+    try (Harness.Service ingest = Harness.start(io.tributary.ingest.Main.STAGE, p, env);
+         Harness.Service enrich = Harness.start(Main.STAGE, p, env)) {
       HttpResponse<String> loaded = Harness.send(Harness.authorized(enrich.url("/reference/merchant"))
           .header("Content-Type", NDJSON)
           .POST(HttpRequest.BodyPublishers.ofInputStream(() -> generated(records, i -> "{\"key\":\"M" + i + "\",\"name\":\"Merchant "
@@ -181,7 +192,7 @@ class EnrichIT {
         }
       }
       int expected = events - events / 1000;
-      Map<String, JsonObject> out = byId(TopicProbe.readAtLeast(stack.kafkaBootstrapServers(), "bulk_it.enriched", expected,
+      Map<String, JsonObject> out = byId(TopicProbe.readAtLeast(stack.kafkaBootstrapServers(), name + ".enriched", expected,
           Duration.ofSeconds(120)));
       assertThat(out).hasSize(expected);
       assertThat(out.keySet()).noneMatch(id -> Integer.parseInt(id.substring(1)) % 1000 == 0);
@@ -191,7 +202,11 @@ class EnrichIT {
             "name", "Merchant " + m, "category", "cat-" + (m % 20), "country", country(m), "risk", String.valueOf(m % 5)));
       });
     } finally {
-      stack.deleteRedisKeys(stack.redisUri(), "tributary:bulk_it:*");
+      if (store.equals("sql")) {
+        stack.dropSqlDatabase(sqlUrl);
+      } else {
+        stack.deleteRedisKeys(stack.redisUri(), "tributary:" + name + ":*");
+      }
     }
   }
 

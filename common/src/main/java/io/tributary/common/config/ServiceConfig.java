@@ -83,8 +83,10 @@ public final class ServiceConfig {
     d.put("redis.uri", "redis://127.0.0.1:6379");
     d.put("redis.maxPoolSize", "8");
     d.put("redis.maxWaitingHandlers", "32768");
-    d.put("sql.url", "jdbc:mariadb://127.0.0.1:3306/tributary");
+    d.put("sql.url", "jdbc:mariadb://127.0.0.1:3306/tributary?createDatabaseIfNotExist=true");
     d.put("sql.user", "root");
+    d.put("sql.maxPoolSize", "8");
+    d.put("sql.dialect", "mariadb");
     d.put("rabbitmq.uri", "amqp://127.0.0.1:5672");
     d.put("rabbitmq.user", "guest");
     d.put("cluster.enabled", "false");

@@ -2,5 +2,5 @@ package io.tributary.common.health;
 
 /** The external servers a stage can depend on. */
 public enum Dependency {
-  KAFKA, REDIS, RABBITMQ
+  KAFKA, REDIS, SQL, RABBITMQ
 }

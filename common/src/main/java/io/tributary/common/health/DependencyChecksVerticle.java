@@ -5,10 +5,13 @@ import io.tributary.common.kafka.KafkaCheck;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.rabbitmq.RabbitMqClients;
 import io.tributary.common.redis.RedisClients;
+import io.tributary.common.sql.SqlClients;
+import io.tributary.common.sql.SqlPool;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.rabbitmq.RabbitMQClient;
 import io.vertx.redis.client.Redis;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -30,6 +33,7 @@ public final class DependencyChecksVerticle extends VerticleBase {
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private Redis redis;
   private RabbitMQClient rabbit;
+  private SqlPool sql;
 
   public DependencyChecksVerticle(ServiceContext service, Set<Dependency> dependencies) {
     this.service = service;
@@ -55,6 +59,10 @@ public final class DependencyChecksVerticle extends VerticleBase {
       redis = RedisClients.create(vertx, service.config());
       service.readiness().register(RedisClients.check(redis));
     }
+    if (dependencies.contains(Dependency.SQL)) {
+      sql = SqlClients.create(vertx, service.config());
+      service.readiness().register(SqlClients.check(sql));
+    }
     if (dependencies.contains(Dependency.RABBITMQ)) {
       rabbit = RabbitMqClients.create(vertx, service.config());
       rabbit.start().onFailure(e -> LOG.warn("RabbitMQ not reachable yet, retrying in the background: {}", e.getMessage()));
@@ -67,6 +75,9 @@ public final class DependencyChecksVerticle extends VerticleBase {
   public Future<?> stop() {
     if (redis != null) {
       redis.close();
+    }
+    if (sql != null) {
+      sql.close();
     }
     Future<Void> rabbitStopped = rabbit == null ? Future.succeededFuture() : rabbit.stop().recover(e -> Future.succeededFuture());
     return rabbitStopped.compose(v -> vertx.executeBlocking(() -> {

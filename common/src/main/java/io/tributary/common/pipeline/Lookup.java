@@ -26,8 +26,6 @@ public record Lookup(
 
   public enum Kind { RECORD, SET }
 
-  public enum Store { REDIS, SQL }
-
   /** What a record look-up does when no reference record exists for the event. */
   public enum OnMissing { PASS, DROP, DLQ }
 

@@ -5,10 +5,12 @@ import java.util.Optional;
 
 /**
  * A parsed pipeline file: the schema every event must satisfy, the look-ups that enrich it, the
- * aggregations kept over it and the buses that chain the stages. Immutable and free of I/O.
+ * aggregations kept over it and the buses that chain the stages. {@code store} holds the
+ * aggregation state and is the look-ups' store unless one names its own. Immutable and free of I/O.
  */
 public record Pipeline(
     String name,
+    Store store,
     Schema schema,
     List<Lookup> lookups,
     List<Aggregation> aggregations,

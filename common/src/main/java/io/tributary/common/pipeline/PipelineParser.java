@@ -37,7 +37,7 @@ public final class PipelineParser {
   private static final Pattern NAME = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]*");
   private static final Pattern FIELD_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final Pattern MEASURE = Pattern.compile("\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\(\\s*([^()\\s]*)\\s*\\)\\s*");
-  private static final Set<String> TOP_LEVEL = Set.of("pipeline", "schema", "lookups", "aggregations", "buses", "sources");
+  private static final Set<String> TOP_LEVEL = Set.of("pipeline", "store", "schema", "lookups", "aggregations", "buses", "sources");
   private static final Set<String> SCHEMA_KEYS = Set.of("id", "key", "time", "fields");
   private static final Set<String> TIME_KEYS = Set.of("field", "maxAhead");
   private static final Set<String> FIELD_KEYS = Set.of("type", "required");
@@ -83,15 +83,16 @@ public final class PipelineParser {
     }
     Map<String, Node> entries = mapping(top, "", TOP_LEVEL);
     String name = requiredName(entries, "pipeline", "pipeline", top);
+    Store store = enumValue(entries.get("store"), "store", Store.class, Store.REDIS);
     Schema schema = schema(entries.get("schema"), top);
-    List<Lookup> lookups = lookups(entries.get("lookups"), schema);
+    List<Lookup> lookups = lookups(entries.get("lookups"), schema, store);
     List<Aggregation> aggregations = aggregations(entries.get("aggregations"), schema, lookups);
     Buses buses = buses(entries.get("buses"));
     List<BusRef> sources = sources(entries.get("sources"));
     if (!problems.isEmpty()) {
       throw new PipelineException(source, problems);
     }
-    return new Pipeline(name, schema, lookups, aggregations, buses, sources);
+    return new Pipeline(name, store, schema, lookups, aggregations, buses, sources);
   }
 
   // ---- schema ------------------------------------------------------------------------------
@@ -190,7 +191,7 @@ public final class PipelineParser {
 
   // ---- look-ups ----------------------------------------------------------------------------
 
-  private List<Lookup> lookups(Node node, Schema schema) {
+  private List<Lookup> lookups(Node node, Schema schema, Store pipelineStore) {
     List<Lookup> lookups = new ArrayList<>();
     if (node == null) {
       return lookups;
@@ -210,7 +211,7 @@ public final class PipelineParser {
         }
       }
       Lookup.Kind kind = enumValue(e.get("kind"), path + ".kind", Lookup.Kind.class, Lookup.Kind.RECORD);
-      Lookup.Store store = enumValue(e.get("store"), path + ".store", Lookup.Store.class, Lookup.Store.REDIS);
+      Store store = enumValue(e.get("store"), path + ".store", Store.class, pipelineStore);
       String by = requiredFieldName(e, "by", path + ".by", item);
       if (by != null && !schema.fields().containsKey(by)) {
         problem(e.get("by"), path + ".by", "names '" + by + "', which is not a field of the schema");
@@ -245,7 +246,7 @@ public final class PipelineParser {
       Lookup.SetAction action = enumValue(e.get("action"), path + ".action", Lookup.SetAction.class, Lookup.SetAction.DROP);
       Lookup.NearCache cache = e.containsKey("cache") ? nearCache(e.get("cache"), path + ".cache") : null;
       String table = e.containsKey("table") ? name(e.get("table"), path + ".table") : name;
-      if (e.containsKey("table") && store != Lookup.Store.SQL) {
+      if (e.containsKey("table") && store != Store.SQL) {
         problem(e.get("table"), path + ".table", "applies to look-ups with store: sql only");
       }
       lookups.add(new Lookup(name, kind, store, by, fields, onMissing, action, cache, table));

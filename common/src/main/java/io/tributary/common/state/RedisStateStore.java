@@ -21,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.kafka.common.utils.Utils;
 
 /**
  * Aggregation state in Redis (layout in docs/operations.md). A batch is applied by one call of the
@@ -276,7 +275,7 @@ public final class RedisStateStore implements StateStore {
     List<Request> requests = new ArrayList<>();
     List<List<Integer>> holders = new ArrayList<>();
     for (WindowKey w : windows) {
-      List<Integer> ps = keyed ? List.of(partitionOf(w.group(), partitions)) : allPartitions(partitions);
+      List<Integer> ps = keyed ? List.of(Partitions.of(w.group(), partitions)) : allPartitions(partitions);
       holders.add(ps);
       ps.forEach(p -> requests.add(Request.cmd(Command.HGET).arg(keys.windows(p, aggregation.name(), w.start())).arg(w.group())));
       for (String measure : distinctMeasures) {
@@ -376,10 +375,6 @@ public final class RedisStateStore implements StateStore {
     });
   }
 
-  /** The partition Kafka's default partitioner gives a record with this key. */
-  static int partitionOf(String key, int partitions) {
-    return Utils.toPositive(Utils.murmur2(key.getBytes(StandardCharsets.UTF_8))) % partitions;
-  }
 
   private static List<Integer> allPartitions(int partitions) {
     List<Integer> all = new ArrayList<>(partitions);

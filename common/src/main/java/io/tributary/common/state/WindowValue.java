@@ -35,8 +35,42 @@ public final class WindowValue {
     return new WindowValue(aggregation.measures().size());
   }
 
+  /**
+   * A value from its parts, per measure in declaration order (unused slots ignored; NaN for an
+   * extreme no event had): how a store with a column per part reads it back.
+   */
+  public static WindowValue of(Aggregation aggregation, long count, double[] sum, long[] n, double[] min, double[] max) {
+    WindowValue value = empty(aggregation);
+    value.count = count;
+    System.arraycopy(sum, 0, value.sum, 0, value.sum.length);
+    System.arraycopy(n, 0, value.n, 0, value.n.length);
+    System.arraycopy(min, 0, value.min, 0, value.min.length);
+    System.arraycopy(max, 0, value.max, 0, value.max.length);
+    return value;
+  }
+
   public long count() {
     return count;
+  }
+
+  /** The sum of measure {@code i} (a SUM or AVG). */
+  public double sum(int i) {
+    return sum[i];
+  }
+
+  /** How many values measure {@code i} (a SUM or AVG) counted. */
+  public long n(int i) {
+    return n[i];
+  }
+
+  /** The minimum of measure {@code i} (a MIN), NaN when none. */
+  public double min(int i) {
+    return min[i];
+  }
+
+  /** The maximum of measure {@code i} (a MAX), NaN when none. */
+  public double max(int i) {
+    return max[i];
   }
 
   public boolean isEmpty() {

@@ -26,7 +26,7 @@ class PipelineParserTest {
 
     Lookup merchant = p.lookup("merchant").orElseThrow();
     assertThat(merchant.kind()).isEqualTo(Lookup.Kind.RECORD);
-    assertThat(merchant.store()).isEqualTo(Lookup.Store.REDIS);
+    assertThat(merchant.store()).isEqualTo(Store.REDIS);
     assertThat(merchant.by()).isEqualTo("merchant_id");
     assertThat(merchant.fields()).containsExactly("name", "category", "country", "risk");
     assertThat(merchant.onMissing()).isEqualTo(Lookup.OnMissing.PASS);
