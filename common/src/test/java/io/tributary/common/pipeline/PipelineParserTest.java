@@ -190,6 +190,17 @@ class PipelineParserTest {
   }
 
   @Test
+  void thePipelinesStoreHoldsTheStateAndIsEveryLookupsStoreUnlessItNamesItsOwn() {
+    assertThat(PipelineParser.parse(valid(), "t.yaml").store()).isEqualTo(Store.REDIS);
+    Pipeline sql = PipelineParser.parse("store: sql\n" + valid().replace("- {name: blocked, kind: set,", "- {name: blocked, kind: set, store: redis,"),
+        "t.yaml");
+    assertThat(sql.store()).isEqualTo(Store.SQL);
+    assertThat(sql.lookup("merchant").orElseThrow().store()).isEqualTo(Store.SQL);
+    assertThat(sql.lookup("blocked").orElseThrow().store()).isEqualTo(Store.REDIS);
+    assertThatThrownBy(() -> PipelineParser.parse("store: mongo\n" + valid(), "t.yaml")).hasMessageContaining("store");
+  }
+
+  @Test
   void notYamlIsReportedWithItsLine() {
     assertThatThrownBy(() -> PipelineParser.parse("pipeline: x\nschema: [\n", "broken.yaml"))
         .hasMessageContaining("not valid YAML");
