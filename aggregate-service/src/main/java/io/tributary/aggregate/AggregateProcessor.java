@@ -5,8 +5,9 @@ import io.tributary.common.bus.BusMessage;
 import io.tributary.common.bus.DeadLetters;
 import io.tributary.common.event.EventScanner;
 import io.tributary.common.event.EventValidator;
-import io.tributary.common.kafka.ConsumedOffsets;
-import io.tributary.common.kafka.ConsumerLoop;
+import io.tributary.common.input.InputBatch;
+import io.tributary.common.input.InputBus;
+import io.tributary.common.input.InputRecord;
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.Measure;
 import io.tributary.common.pipeline.Pipeline;
@@ -32,9 +33,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.common.TopicPartition;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * position. The same atomic call appends the batch's outbox entry (window updates, dead letters),
  * which the {@link OutboxRelay} publishes afterwards.
  */
-final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.Rebalance {
+final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance {
 
   private static final Logger LOG = LoggerFactory.getLogger(AggregateProcessor.class);
   private static final long STORE_TIMEOUT_SECONDS = 10;
@@ -93,23 +92,22 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     }
   }
 
-  // ---- rebalance (consumer thread) ---------------------------------------------------------
+  // ---- rebalance (input thread) ------------------------------------------------------------
 
   @Override
-  public Map<TopicPartition, Long> assigned(Collection<TopicPartition> partitions) {
-    Map<TopicPartition, Long> seeks = new HashMap<>();
-    for (TopicPartition tp : partitions) {
+  public Map<Integer, Long> assigned(Collection<Integer> numbers) {
+    Map<Integer, Long> seeks = new HashMap<>();
+    for (int partition : numbers) {
       try {
-        Position stored = store.position(tp.partition()).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        positions.put(tp.partition(), stored);
-        seeks.put(tp, stored.isNone() ? 0L : stored.nextOffset());
+        Position stored = store.position(partition).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        positions.put(partition, stored);
+        seeks.put(partition, stored.isNone() ? 0L : stored.nextOffset());
       } catch (Exception e) {
         // The first batch of this partition reads the stored position instead (see processPartition).
-        positions.remove(tp.partition());
-        LOG.warn("cannot read the stored position of {} yet ({}); will at its first batch", tp, e.getMessage());
+        positions.remove(partition);
+        LOG.warn("cannot read the stored position of partition {} yet ({}); will at its first batch", partition, e.getMessage());
       }
     }
-    List<Integer> numbers = partitions.stream().map(TopicPartition::partition).toList();
     onContext(() -> {
       numbers.forEach(p -> {
         Position stored = positions.get(p);
@@ -127,8 +125,7 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
   }
 
   @Override
-  public void revoked(Collection<TopicPartition> partitions) {
-    List<Integer> numbers = partitions.stream().map(TopicPartition::partition).toList();
+  public void revoked(Collection<Integer> numbers) {
     numbers.forEach(positions::remove);
     // The next owner must find this instance's relay of these partitions settled.
     CompletableFuture<Void> released = onContext(() -> {
@@ -138,11 +135,11 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     try {
       released.get(REBALANCE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
     } catch (Exception e) {
-      LOG.warn("the relay of {} did not settle within {} s: {}", partitions, REBALANCE_TIMEOUT_SECONDS, e.getMessage());
+      LOG.warn("the relay of partitions {} did not settle within {} s: {}", numbers, REBALANCE_TIMEOUT_SECONDS, e.getMessage());
     }
   }
 
-  private CompletableFuture<Void> onContext(java.util.function.Supplier<Future<Void>> work) {
+  private CompletableFuture<Void> onContext(Supplier<Future<Void>> work) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     context.runOnContext(v -> work.get().onComplete(ar -> {
       if (ar.succeeded()) {
@@ -157,27 +154,28 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
   // ---- batches (event loop) ----------------------------------------------------------------
 
   @Override
-  public Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records, ConsumedOffsets consumed) {
+  public Future<Map<Integer, Long>> process(InputBatch records) {
     long start = System.nanoTime();
     metrics.in(records.count());
     metrics.batch(records.count());
-    Map<TopicPartition, Long> seeks = new ConcurrentHashMap<>();
+    Map<Integer, Long> seeks = new ConcurrentHashMap<>();
     List<Future<Void>> partitions = new ArrayList<>();
-    for (TopicPartition tp : records.partitions()) {
-      partitions.add(processPartition(tp, records.records(tp), seeks));
+    for (int partition : records.shards()) {
+      partitions.add(processPartition(partition, records.source(), records.records(partition), seeks));
     }
     return Future.all(partitions)
         // Backpressure: while the relay is behind (a bus is slow or away), read no further.
         .compose(done -> relay.whenBelow(maxRelayBacklog))
         .map(done -> {
           metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-          return (Map<TopicPartition, Long>) seeks;
+          return (Map<Integer, Long>) seeks;
         });
   }
 
   /** One partition's records of a poll, scanned: what the store must be asked before the batch can be planned. */
   private static final class Batch {
-    final List<ConsumerRecord<String, byte[]>> records;
+    final List<InputRecord> records;
+    final String source;
     final List<EventFacts> facts;
     final List<BusMessage> dead = new ArrayList<>();
     final Map<Long, List<String>> candidates = new HashMap<>();
@@ -186,48 +184,46 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     final long nextOffset;
     final long now;
 
-    Batch(List<ConsumerRecord<String, byte[]>> records, long now) {
+    Batch(List<InputRecord> records, String source, long now) {
       this.records = records;
+      this.source = source;
       this.facts = new ArrayList<>(records.size());
-      this.nextOffset = records.get(records.size() - 1).offset() + 1;
+      this.nextOffset = records.get(records.size() - 1).position() + 1;
       this.now = now;
     }
   }
 
-  private Future<Void> processPartition(TopicPartition tp, List<ConsumerRecord<String, byte[]>> polled,
-      Map<TopicPartition, Long> seeks) {
-    int partition = tp.partition();
+  private Future<Void> processPartition(int partition, String source, List<InputRecord> polled, Map<Integer, Long> seeks) {
     Position expected = positions.get(partition);
     if (expected == null) {
       return store.position(partition).map(stored -> {
         positions.put(partition, stored);
         cache.reset(partition, stored.streamTime());
-        seeks.put(tp, stored.isNone() ? 0L : stored.nextOffset());
+        seeks.put(partition, stored.isNone() ? 0L : stored.nextOffset());
         return null;
       });
     }
     // Records before the position were applied already (polled before a seek took effect).
-    List<ConsumerRecord<String, byte[]>> records = expected.isNone() ? polled
-        : polled.stream().filter(r -> r.offset() >= expected.nextOffset()).toList();
+    List<InputRecord> records = expected.isNone() ? polled
+        : polled.stream().filter(r -> r.position() >= expected.nextOffset()).toList();
     if (records.isEmpty()) {
       return Future.succeededFuture();
     }
-    Batch batch = scan(partition, records);
+    Batch batch = scan(partition, source, records);
     // Bounded waits: a Redis connection that dies mid-request may never answer (vertx-redis-client#375);
     // an apply that times out but ran anyway is caught by the position check of the retry.
     return store.read(partition, batch.candidates, batch.toRead).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
-        .compose(stored -> apply(tp, expected, batch, stored, seeks))
+        .compose(stored -> apply(partition, expected, batch, stored, seeks))
         .onFailure(e -> cache.reset(partition, expected.streamTime()));
   }
 
   /** Reads each record's facts, and sorts the windows they touch into cached, known empty and to be read. */
-  private Batch scan(int partition, List<ConsumerRecord<String, byte[]>> records) {
-    Batch batch = new Batch(records, System.currentTimeMillis());
-    for (ConsumerRecord<String, byte[]> record : records) {
+  private Batch scan(int partition, String source, List<InputRecord> records) {
+    Batch batch = new Batch(records, source, System.currentTimeMillis());
+    for (InputRecord record : records) {
       EventFacts f = facts(record);
       if (f == null) {
-        batch.dead.add(deadLetters.message(record.key(), "not an event: no id, time or JSON body", "kafka:" + record.topic(),
-            record.value() == null ? new byte[0] : record.value(), batch.now));
+        batch.dead.add(deadLetters.message(record.key(), "not an event: no id, time or JSON body", source, record.value(), batch.now));
         continue;
       }
       batch.facts.add(f);
@@ -259,12 +255,10 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
   }
 
   /** Plans the batch against the windows' whole values and applies it, with its outbox entry, in one store call. */
-  private Future<Void> apply(TopicPartition tp, Position expected, Batch batch, StateStore.Stored stored,
-      Map<TopicPartition, Long> seeks) {
-    int partition = tp.partition();
+  private Future<Void> apply(int partition, Position expected, Batch batch, StateStore.Stored stored, Map<Integer, Long> seeks) {
     batch.known.putAll(stored.windows());
     BatchPlan plan = BatchPlan.of(aggregations, expected, batch.facts, stored.seen(), batch.now, maxAheadMillis);
-    batch.dead.addAll(refused(plan, batch.records, batch.now));
+    batch.dead.addAll(refused(plan, batch));
     List<WindowDelta> deltas = plan.deltas();
     List<RelayEntry.Change> changes = new ArrayList<>(deltas.size());
     List<BatchWrite.Window> writes = new ArrayList<>(deltas.size());
@@ -281,7 +275,7 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     return store.apply(partition, expected, write).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).map(applied -> {
       metrics.storeLatency().record(System.nanoTime() - applyStart, TimeUnit.NANOSECONDS);
       if (applied instanceof StateStore.Conflict conflict) {
-        moved(tp, conflict.stored(), seeks);
+        moved(partition, conflict.stored(), seeks);
       } else {
         applied(partition, batch, plan, entry, write, ((StateStore.Ok) applied).distinct());
       }
@@ -293,13 +287,13 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
    * The store stands elsewhere: another owner applied, or an earlier apply of this instance landed
    * though its answer was lost. Either way the outbox may hold entries the relay has not seen.
    */
-  private void moved(TopicPartition tp, Position stored, Map<TopicPartition, Long> seeks) {
+  private void moved(int partition, Position stored, Map<Integer, Long> seeks) {
     LOG.warn("partition {} stands at {} in the store, not where this instance continued from; not applying, seeking there",
-        tp, stored.nextOffset());
-    positions.put(tp.partition(), stored);
-    cache.reset(tp.partition(), stored.streamTime());
-    seeks.put(tp, stored.isNone() ? 0L : stored.nextOffset());
-    relay.resync(tp.partition());
+        partition, stored.nextOffset());
+    positions.put(partition, stored);
+    cache.reset(partition, stored.streamTime());
+    seeks.put(partition, stored.isNone() ? 0L : stored.nextOffset());
+    relay.resync(partition);
   }
 
   private void applied(int partition, Batch batch, BatchPlan plan, RelayEntry entry, BatchWrite write, List<Long> distinct) {
@@ -318,22 +312,23 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
   }
 
   /** Dead letters for the events the plan refused: late for some aggregation, or from the future. */
-  private List<BusMessage> refused(BatchPlan plan, List<ConsumerRecord<String, byte[]>> records, long now) {
+  private List<BusMessage> refused(BatchPlan plan, Batch batch) {
     if (plan.late().isEmpty() && plan.future().isEmpty()) {
       return List.of();
     }
-    Map<Long, ConsumerRecord<String, byte[]>> byOffset = new HashMap<>();
-    records.forEach(r -> byOffset.put(r.offset(), r));
+    long now = batch.now;
+    Map<Long, InputRecord> byOffset = new HashMap<>();
+    batch.records.forEach(r -> byOffset.put(r.position(), r));
     List<BusMessage> out = new ArrayList<>();
     for (BatchPlan.Late late : plan.late()) {
-      ConsumerRecord<String, byte[]> record = byOffset.get(late.event().offset());
+      InputRecord record = byOffset.get(late.event().offset());
       out.add(deadLetters.message(record.key(), "late: event time " + late.event().time() + " is past the allowed lateness of "
-          + late.aggregations() + " at stream time " + plan.streamTime(), "kafka:" + record.topic(), record.value(), now));
+          + late.aggregations() + " at stream time " + plan.streamTime(), batch.source, record.value(), now));
     }
     for (EventFacts future : plan.future()) {
-      ConsumerRecord<String, byte[]> record = byOffset.get(future.offset());
+      InputRecord record = byOffset.get(future.offset());
       out.add(deadLetters.message(record.key(), EventValidator.futureError(timeField, future.time(), now, maxAheadMillis),
-          "kafka:" + record.topic(), record.value(), now));
+          batch.source, record.value(), now));
     }
     return out;
   }
@@ -342,10 +337,7 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
    * The id, time and measured values of a record, from one scan of its JSON; the time is the record
    * timestamp (when ingest accepted it) for a pipeline without a time field. Null when it is not an event.
    */
-  private EventFacts facts(ConsumerRecord<String, byte[]> record) {
-    if (record.value() == null) {
-      return null;
-    }
+  private EventFacts facts(InputRecord record) {
     Map<String, String> values;
     try {
       values = EventScanner.values(record.value(), paths);
@@ -357,13 +349,13 @@ final class AggregateProcessor implements ConsumerLoop.Processor, ConsumerLoop.R
     if (id == null || time == null) {
       return null;
     }
-    return EventFacts.of(id, time, values, record.offset(), aggregations);
+    return EventFacts.of(id, time, values, record.position(), aggregations);
   }
 
   /** When ingest accepted the oldest event of the batch (its record timestamp): the start of the end-to-end latency its updates report. */
-  private static long oldestAccepted(List<ConsumerRecord<String, byte[]>> records) {
+  private static long oldestAccepted(List<InputRecord> records) {
     long oldest = Long.MAX_VALUE;
-    for (ConsumerRecord<String, byte[]> record : records) {
+    for (InputRecord record : records) {
       if (record.timestamp() >= 0) {
         oldest = Math.min(oldest, record.timestamp());
       }

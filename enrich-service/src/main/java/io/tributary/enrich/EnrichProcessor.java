@@ -5,12 +5,14 @@ import io.tributary.common.bus.BusMessage;
 import io.tributary.common.bus.BusPublisher;
 import io.tributary.common.bus.DeadLetters;
 import io.tributary.common.event.EventScanner;
-import io.tributary.common.kafka.ConsumedOffsets;
-import io.tributary.common.kafka.ConsumerLoop;
+import io.tributary.common.input.InputBatch;
+import io.tributary.common.input.InputBus;
+import io.tributary.common.input.InputRecord;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Lookup;
 import io.tributary.common.pipeline.Pipeline;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -19,18 +21,15 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Enriches one poll batch: scan each event for the fields the look-ups key on, resolve every look-up
  * of the batch in one store round trip, decide per event, and publish the batch (enriched events and
- * dead letters together) in one Kafka transaction with the batch's input offsets, so each event is
- * enriched, dropped or dead-lettered exactly once.
+ * dead letters together) with the batch's input commit (on Kafka, in one transaction with its offsets),
+ * so each event is enriched, dropped or dead-lettered exactly once.
  */
-public final class EnrichProcessor implements ConsumerLoop.Processor {
+public final class EnrichProcessor implements InputBus.Processor {
 
   private final Enricher enricher;
   private final LookupResolver resolver;
@@ -58,19 +57,19 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
   /** Batches in flight; when none is, a new batch starts a fresh chain (the loop re-reads after a failure only then). */
   private int pending;
 
-  private record Scanned(ConsumerRecord<String, byte[]> record, EventScanner.Scan scan) {
+  private record Scanned(InputRecord record, EventScanner.Scan scan) {
   }
 
   @Override
-  public Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records, ConsumedOffsets consumed) {
+  public Future<Map<Integer, Long>> process(InputBatch records) {
     long start = System.nanoTime();
     long now = System.currentTimeMillis();
     List<Scanned> events = new ArrayList<>(records.count());
     List<BusMessage> out = new ArrayList<>(records.count());
     Map<Lookup, Set<String>> wanted = new HashMap<>();
     int unreadable = 0;
-    for (ConsumerRecord<String, byte[]> record : records) {
-      byte[] value = record.value() == null ? new byte[0] : record.value();
+    for (InputRecord record : records) {
+      byte[] value = record.value();
       try {
         EventScanner.Scan scan = EventScanner.scan(value, enricher.byFields(), enricher.addedNames());
         events.add(new Scanned(record, scan));
@@ -81,7 +80,7 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
           }
         }
       } catch (EventScanner.NotAnObject e) {
-        out.add(deadLetters.message(record.key(), e.getMessage(), "kafka:" + record.topic(), value, now));
+        out.add(deadLetters.message(record.key(), e.getMessage(), records.source(), value, now));
         unreadable++;
       }
     }
@@ -89,11 +88,11 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
     metrics.in(records.count());
     metrics.batch(records.count());
     Future<Void> turn = pending == 0 ? Future.succeededFuture() : previousHandedOver;
-    io.vertx.core.Promise<Void> handedOver = io.vertx.core.Promise.promise();
+    Promise<Void> handedOver = Promise.promise();
     previousHandedOver = handedOver.future();
     pending++;
     // A bounded wait: a Redis connection that dies mid-request may never answer (vertx-redis-client#375).
-    Future<Map<TopicPartition, Long>> done = resolver.resolve(wanted).timeout(STORE_TIMEOUT_SECONDS, java.util.concurrent.TimeUnit.SECONDS)
+    Future<Map<Integer, Long>> done = resolver.resolve(wanted).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
         .compose(found -> turn.map(v -> found))
         .onFailure(handedOver::tryFail).compose(found -> {
       int emitted = 0;
@@ -102,11 +101,11 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
       for (Scanned event : events) {
         Decision decision = enricher.decide(event.scan().values(), found);
         if (decision instanceof Decision.Emit emit) {
-          out.add(new BusMessage(enriched, event.record().key(), enrichedValue(event, emit.appended()), headers(event.record()),
+          out.add(new BusMessage(enriched, event.record().key(), enrichedValue(event, emit.appended()), event.record().headers(),
               event.record().timestamp()));
           emitted++;
         } else if (decision instanceof Decision.DeadLetter refused) {
-          out.add(deadLetters.message(event.record().key(), refused.reason(), "kafka:" + event.record().topic(), event.record().value(), now));
+          out.add(deadLetters.message(event.record().key(), refused.reason(), records.source(), event.record().value(), now));
           dead++;
         } else {
           dropped++;
@@ -115,15 +114,15 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
       int sent = emitted;
       int deadLettered = dead;
       int droppedCount = dropped;
-      Future<Void> acknowledged = publisher.publish(out, consumed);
+      Future<Void> acknowledged = publisher.publish(out, records.commit());
       handedOver.tryComplete();
       return acknowledged.map(v -> {
         // Counted once the transaction landed, so a retried batch is not counted twice.
         metrics.out(sent);
         metrics.deadLettered(deadLettered);
         metrics.dropped(droppedCount);
-        metrics.processingLatency().record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
-        return Map.<TopicPartition, Long>of();
+        metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        return Map.<Integer, Long>of();
       });
     });
     done.onComplete(ar -> pending--);
@@ -139,20 +138,5 @@ public final class EnrichProcessor implements ConsumerLoop.Processor {
     JsonObject json = new JsonObject(new String(value, StandardCharsets.UTF_8));
     enricher.addedNames().forEach(json::remove);
     return EventScanner.append(json.toBuffer().getBytes(), appended);
-  }
-
-  /** The record's own tributary-* headers, carried on (none from ingest, whose records need none). */
-  private static Map<String, String> headers(ConsumerRecord<String, byte[]> record) {
-    Header[] all = record.headers().toArray();
-    if (all.length == 0) {
-      return Map.of();
-    }
-    Map<String, String> headers = new HashMap<>(4);
-    for (Header header : all) {
-      if (header.key().startsWith("tributary-") && header.value() != null) {
-        headers.put(header.key(), new String(header.value(), StandardCharsets.UTF_8));
-      }
-    }
-    return headers;
   }
 }

@@ -3,8 +3,8 @@ package io.tributary.enrich;
 import io.tributary.common.ServiceContext;
 import io.tributary.common.StageClients;
 import io.tributary.common.http.ServiceHttpServer;
-import io.tributary.common.kafka.ConsumerLoop;
-import io.tributary.common.kafka.KafkaSettings;
+import io.tributary.common.input.InputBus;
+import io.tributary.common.input.InputBuses;
 import io.tributary.common.pipeline.BusRef;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -26,7 +26,7 @@ public final class EnrichVerticle extends VerticleBase {
   private final ServiceHttpServer http;
   private ReferenceStore store;
   private StageClients clients;
-  private ConsumerLoop consumer;
+  private InputBus consumer;
 
   public EnrichVerticle(ServiceContext service) {
     this.service = service;
@@ -36,9 +36,6 @@ public final class EnrichVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     BusRef input = service.pipeline().buses().ingested();
-    if (!input.isKafka()) {
-      return Future.failedFuture("enrich reads its input from Kafka; buses.ingested is " + input);
-    }
     store = new ReferenceStores(vertx, service.config(), service.pipeline());
     initStore(500);
     LookupResolver resolver = new LookupResolver(store, service.pipeline().lookups(), service.registry(), service.pipeline().name());
@@ -47,13 +44,11 @@ public final class EnrichVerticle extends VerticleBase {
         .compose(created -> {
           clients = created;
           service.readiness().register(clients.topics().check());
-          consumer = new ConsumerLoop("enrich",
-              KafkaSettings.consumer(service.config(), service.instanceId(), service.pipeline().consumerGroup("enrich")),
-              List.of(input.target()), context, new EnrichProcessor(service.pipeline(), resolver, clients.buses(), service.metrics()),
-              new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.TRANSACTIONAL,
-              service.config().getInt("kafka.maxInFlightBatches"), service.control(), service.metrics());
+          consumer = InputBuses.create(service, clients, context, "enrich", input, service.pipeline().consumerGroup("enrich"),
+              new EnrichProcessor(service.pipeline(), resolver, clients.buses(), service.metrics()),
+              new InputBus.Rebalance() { }, InputBus.Commit.WITH_OUTPUTS);
           service.control().addStatus(() -> new JsonObject()
-              .put("assignedPartitions", consumer.assignedPartitions())
+              .put("assignedPartitions", consumer.assignedShards())
               .put("counters", service.metrics().counters()));
           consumer.start();
           ReferenceHandler reference = new ReferenceHandler(service.pipeline(), store, resolver);

@@ -5,7 +5,7 @@ import io.tributary.common.bus.BusMessage;
 import io.tributary.common.bus.BusPublisher;
 import io.tributary.common.bus.DeadLetters;
 import io.tributary.common.event.EventValidator;
-import io.tributary.common.kafka.ConsumedOffsets;
+import io.tributary.common.input.InputCommit;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
 import io.vertx.core.Future;
@@ -55,7 +55,7 @@ public final class EventIntake {
    * @param consumed the source offsets these events were read at, committed in the same Kafka
    *     transaction as the events and dead letters (null for HTTP and RabbitMQ input)
    */
-  public Future<Outcome> accept(List<RawEvent> events, String source, ConsumedOffsets consumed) {
+  public Future<Outcome> accept(List<RawEvent> events, String source, InputCommit consumed) {
     long now = System.currentTimeMillis();
     List<BusMessage> messages = new ArrayList<>(events.size());
     List<Rejection> rejected = new ArrayList<>();

@@ -1,7 +1,9 @@
 package io.tributary.ingest;
 
 import io.tributary.common.ServiceContext;
-import io.tributary.common.kafka.ConsumerLoop;
+import io.tributary.common.input.InputBus;
+import io.tributary.common.input.InputRecord;
+import io.tributary.common.kafka.KafkaInput;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.pipeline.BusRef;
 import io.vertx.core.Context;
@@ -9,8 +11,6 @@ import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.common.TopicPartition;
 
 /**
  * Reads events from Kafka topics named in the pipeline's {@code sources}; the offsets are committed in
@@ -18,28 +18,28 @@ import org.apache.kafka.common.TopicPartition;
  */
 final class KafkaSource {
 
-  private final ConsumerLoop loop;
+  private final InputBus input;
 
   KafkaSource(ServiceContext service, Context context, List<BusRef> topics, EventIntake intake) {
     String group = service.pipeline().consumerGroup("ingest");
     Map<String, String> config = KafkaSettings.consumer(service.config(), service.instanceId() + "-source", group);
-    this.loop = new ConsumerLoop("ingest-source", config, topics.stream().map(BusRef::target).toList(), context,
-        (records, consumed) -> {
-          List<RawEvent> events = new ArrayList<>(records.count());
-          for (ConsumerRecord<String, byte[]> record : records) {
-            events.add(RequestBodies.single(record.value() == null ? new byte[0] : record.value()));
+    this.input = new KafkaInput("ingest-source", config, topics.stream().map(BusRef::target).toList(), null, context,
+        batch -> {
+          List<RawEvent> events = new ArrayList<>(batch.count());
+          for (InputRecord record : batch) {
+            events.add(RequestBodies.single(record.value()));
           }
-          return intake.accept(events, "kafka", consumed).map(outcome -> Map.<TopicPartition, Long>of());
+          return intake.accept(events, "kafka", batch.commit()).map(outcome -> Map.<Integer, Long>of());
         },
-        new ConsumerLoop.Rebalance() { }, ConsumerLoop.CommitMode.TRANSACTIONAL, service.config().getInt("kafka.maxInFlightBatches"),
+        new InputBus.Rebalance() { }, InputBus.Commit.WITH_OUTPUTS, service.config().getInt("kafka.maxInFlightBatches"),
         service.control(), service.metrics());
   }
 
   void start() {
-    loop.start();
+    input.start();
   }
 
   Future<Void> stop() {
-    return loop.stop();
+    return input.stop();
   }
 }

@@ -1,6 +1,6 @@
 package io.tributary.common.bus;
 
-import io.tributary.common.kafka.ConsumedOffsets;
+import io.tributary.common.input.InputCommit;
 import io.vertx.core.Future;
 import java.util.List;
 
@@ -11,12 +11,12 @@ public interface BusPublisher {
   Future<Void> publish(List<BusMessage> messages);
 
   /**
-   * Publishes and commits the input offsets the messages were made from, atomically where the bus
+   * Publishes and commits the input positions the messages were made from, atomically where the bus
    * can (Kafka transactions): a consumer of the outputs sees them exactly once.
    */
-  default Future<Void> publish(List<BusMessage> messages, ConsumedOffsets consumed) {
+  default Future<Void> publish(List<BusMessage> messages, InputCommit consumed) {
     return consumed == null ? publish(messages)
-        : Future.failedFuture(new IllegalStateException(getClass().getSimpleName() + " cannot commit Kafka offsets"));
+        : Future.failedFuture(new IllegalStateException(getClass().getSimpleName() + " cannot commit input positions"));
   }
 
   Future<Void> close();

@@ -3,7 +3,7 @@ package io.tributary.common.bus;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tributary.common.config.ServiceConfig;
-import io.tributary.common.kafka.ConsumedOffsets;
+import io.tributary.common.input.InputCommit;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.kafka.TransactionalPublisher;
 import io.tributary.common.pipeline.BusRef;
@@ -72,7 +72,7 @@ public final class OutputBuses implements BusPublisher {
   }
 
   @Override
-  public Future<Void> publish(List<BusMessage> messages, ConsumedOffsets consumed) {
+  public Future<Void> publish(List<BusMessage> messages, InputCommit consumed) {
     List<BusMessage> toKafka = new ArrayList<>(messages.size());
     List<BusMessage> toRabbit = new ArrayList<>();
     for (BusMessage m : messages) {

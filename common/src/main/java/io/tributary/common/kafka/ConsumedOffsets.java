@@ -1,5 +1,6 @@
 package io.tributary.common.kafka;
 
+import io.tributary.common.input.InputCommit;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -13,7 +14,7 @@ import org.apache.kafka.common.TopicPartition;
  * refused, so none commits behind one that failed. A negative epoch marks offsets that follow no
  * consumer loop's batches (an outbox relay's), which are never refused.
  */
-public record ConsumedOffsets(Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group, long epoch) {
+public record ConsumedOffsets(Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group, long epoch) implements InputCommit {
 
   public ConsumedOffsets {
     offsets = Map.copyOf(offsets);

@@ -2,6 +2,7 @@ package io.tributary.common.kafka;
 
 import io.tributary.common.bus.BusMessage;
 import io.tributary.common.bus.BusPublisher;
+import io.tributary.common.input.InputCommit;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -109,10 +110,14 @@ public final class TransactionalPublisher implements BusPublisher {
   }
 
   @Override
-  public Future<Void> publish(List<BusMessage> messages, ConsumedOffsets consumed) {
-    if (messages.isEmpty() && consumed == null) {
+  public Future<Void> publish(List<BusMessage> messages, InputCommit commit) {
+    if (messages.isEmpty() && commit == null) {
       return Future.succeededFuture();
     }
+    if (commit != null && !(commit instanceof ConsumedOffsets)) {
+      return Future.failedFuture(new IllegalArgumentException("a Kafka transaction cannot commit " + commit.getClass().getSimpleName()));
+    }
+    ConsumedOffsets consumed = (ConsumedOffsets) commit;
     if (closing) {
       return Future.failedFuture(new IllegalStateException("publisher closed"));
     }

@@ -2,6 +2,11 @@ package io.tributary.common.kafka;
 
 import io.tributary.common.StageControl;
 import io.tributary.common.StageMetrics;
+import io.tributary.common.input.InFlightBatches;
+import io.tributary.common.input.InputBatch;
+import io.tributary.common.input.InputBus;
+import io.tributary.common.input.InputCommit;
+import io.tributary.common.input.InputRecord;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -15,7 +20,9 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsOptions;
+import org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -24,55 +31,36 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs one Kafka consumer on its own thread and hands each poll's records, as one batch, to a
- * processor on the verticle's context; the next poll waits until that batch is done, which is the
- * backpressure. Because the rebalance callbacks run inside {@code poll} on this same thread, no batch
+ * The Kafka adapter of {@link InputBus}: runs one Kafka consumer on its own thread and hands each
+ * poll's records, converted to {@link InputRecord}s (shard = partition), as one batch to a processor
+ * on the verticle's context; the next poll waits on the batches in flight ({@link InFlightBatches}),
+ * which is the backpressure. Because the rebalance callbacks run inside {@code poll} on this same thread, no batch
  * is ever in flight when partitions are revoked: Kafka's revoke-before-assign order holds.
  * <ul>
  *   <li>Pause keeps polling with every assigned partition paused, so it never triggers a rebalance
  *       (vertx-kafka-client#179).</li>
- *   <li>{@link CommitMode#TRANSACTIONAL}: the processor commits each batch's offsets in the same Kafka
- *       transaction as its outputs ({@link #consumed}); on revoke and on stop every batch in flight
- *       settles first (confluentinc/parallel-consumer#365). {@link CommitMode#EXTERNAL}: the processor
+ *   <li>{@link Commit#WITH_OUTPUTS}: the processor commits each batch's offsets in the same Kafka
+ *       transaction as its outputs (the batch's {@link InputBatch#commit()}); on revoke and on stop every batch in flight
+ *       settles first (confluentinc/parallel-consumer#365). {@link Commit#BY_STAGE}: the processor
  *       keeps positions in its own store and says where to start on assignment.</li>
  *   <li>A failed batch is retried after a backoff that grows to 10 s, so nothing is skipped: its
  *       partitions are sought back to the offsets committed with the last transaction that landed
- *       (TRANSACTIONAL; the commit of the failed one may have landed after all), or to the batch's
- *       first records (EXTERNAL). The loop's epoch then grows, so outputs of batches polled before the
+ *       (WITH_OUTPUTS; the commit of the failed one may have landed after all), or to the batch's
+ *       lowest positions (BY_STAGE). The epoch then grows, so outputs of batches polled before the
  *       rewind are refused by the publisher.</li>
  * </ul>
  */
-public final class ConsumerLoop {
+public final class KafkaInput implements InputBus {
 
-  private static final Logger LOG = LoggerFactory.getLogger(ConsumerLoop.class);
-  private static final long BATCH_TIMEOUT_SECONDS = 30;
+  private static final Logger LOG = LoggerFactory.getLogger(KafkaInput.class);
+  /** Shards of the second and later topics of a multi-topic input (ingest's sources) start at multiples of this. */
+  private static final int SHARDS_PER_TOPIC = 1 << 16;
 
-  public enum CommitMode { TRANSACTIONAL, EXTERNAL }
-
-  /** Processes one poll's records on the verticle's context. */
-  public interface Processor {
-    /**
-     * Completes when the batch is fully handled; may name partitions to re-read from a position (for
-     * example after a fencing conflict). Fails to have the batch retried. {@code consumed} holds the
-     * offsets to commit with the batch's outputs (in {@link CommitMode#TRANSACTIONAL}).
-     */
-    Future<Map<TopicPartition, Long>> process(ConsumerRecords<String, byte[]> records, ConsumedOffsets consumed);
-  }
-
-  /** Rebalance hooks, called on the consumer thread (blocking is allowed there). */
-  public interface Rebalance {
-    /** Where to start each newly assigned partition; partitions left out start at the committed offset. */
-    default Map<TopicPartition, Long> assigned(Collection<TopicPartition> partitions) {
-      return Map.of();
-    }
-
-    default void revoked(Collection<TopicPartition> partitions) {
-    }
-  }
 
   private final String name;
   private final Map<String, String> config;
@@ -80,11 +68,12 @@ public final class ConsumerLoop {
   private final Context context;
   private final Processor processor;
   private final Rebalance rebalance;
-  private final CommitMode commitMode;
+  private final Commit commitMode;
   private final StageControl control;
   private final StageMetrics metrics;
-  private final int maxInFlight;
-  private final java.util.ArrayDeque<InFlight> inFlight = new java.util.ArrayDeque<>();
+  private final InFlightBatches inFlight;
+  private final String source;
+  private final Admin admin;
   private final Promise<Void> stopped = Promise.promise();
   private volatile boolean stopping;
   private volatile List<String> assignedView = List.of();
@@ -92,48 +81,77 @@ public final class ConsumerLoop {
   private Thread thread;
   private boolean consumerPaused;
   private boolean inRebalance;
-  /** The wait before re-reading after a failed batch; doubles per failure in a row. */
-  private long backoffMs;
   private Map<TopicPartition, Long> endOffsets = Map.of();
   private long endOffsetsAt;
   private volatile ConsumerGroupMetadata groupMetadata;
-  /** Grows at every rewind; outputs carry the epoch they were polled in (see {@link ConsumedOffsets}). */
-  private long epoch;
 
-  /** The consumer group's metadata as of the last poll, for transactional offset commits outside a batch; null before the first. */
-  public ConsumerGroupMetadata groupMetadata() {
-    return groupMetadata;
+  @Override
+  public Future<InputCommit> commitOf(Map<Integer, Long> positions) {
+    ConsumerGroupMetadata group = groupMetadata;
+    if (group == null) {
+      return Future.failedFuture("the consumer has not joined its group yet");
+    }
+    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+    positions.forEach((shard, position) -> offsets.put(partition(shard), new OffsetAndMetadata(position)));
+    return Future.succeededFuture(ConsumedOffsets.unordered(offsets, group));
   }
 
-  /** A batch handed to the processor whose outcome is not settled yet. */
-  private record InFlight(ConsumerRecords<String, byte[]> records, CompletableFuture<Map<TopicPartition, Long>> result) {
+  /** The group's committed offsets; requireStable: the broker answers once no transaction with offsets for them is pending. */
+  @Override
+  public Future<Map<Integer, Long>> committed(Collection<Integer> shards) {
+    if (admin == null) {
+      return Future.failedFuture(new IllegalStateException(name + " reads no committed offsets (no admin client)"));
+    }
+    String group = config.get("group.id");
+    List<TopicPartition> tps = shards.stream().map(this::partition).toList();
+    return KafkaFutures.toFuture(context, admin
+            .listConsumerGroupOffsets(Map.of(group, new ListConsumerGroupOffsetsSpec().topicPartitions(tps)),
+                new ListConsumerGroupOffsetsOptions().requireStable(true))
+            .partitionsToOffsetAndMetadata(group))
+        .compose(committed -> {
+          Map<Integer, Long> out = new HashMap<>();
+          for (TopicPartition tp : tps) {
+            // Absent: the broker answered with an error for it (UNSTABLE_OFFSET_COMMIT while a transaction
+            // commits), which the admin client does not retry. Present but null: no offset committed yet.
+            if (!committed.containsKey(tp)) {
+              return Future.failedFuture("the committed offset of " + tp + " is not stable yet");
+            }
+            OffsetAndMetadata offset = committed.get(tp);
+            out.put(shard(tp), offset == null ? -1L : offset.offset());
+          }
+          return Future.succeededFuture(out);
+        });
   }
 
   /**
-   * @param maxInFlight how many batches may be processing at once (1 for {@link CommitMode#EXTERNAL});
+   * @param admin reads the group's committed offsets for {@link #committed}; null for an input that never asks
+   * @param maxInFlight how many batches may be processing at once (1 for {@link Commit#BY_STAGE});
    *     batches settle, and offsets commit, strictly in poll order
    */
-  public ConsumerLoop(String name, Map<String, String> config, List<String> topics, Context context, Processor processor,
-      Rebalance rebalance, CommitMode commitMode, int maxInFlight, StageControl control, StageMetrics metrics) {
+  public KafkaInput(String name, Map<String, String> config, List<String> topics, Admin admin, Context context, Processor processor,
+      Rebalance rebalance, Commit commitMode, int maxInFlight, StageControl control, StageMetrics metrics) {
+    this.admin = admin;
     this.name = name;
     this.config = config;
     this.topics = topics;
+    this.source = "kafka:" + String.join(",", topics);
     this.context = context;
     this.processor = processor;
     this.rebalance = rebalance;
     this.commitMode = commitMode;
-    this.maxInFlight = commitMode == CommitMode.EXTERNAL ? 1 : Math.max(1, maxInFlight);
+    this.inFlight = new InFlightBatches(commitMode == Commit.BY_STAGE ? 1 : maxInFlight);
     this.control = control;
     this.metrics = metrics;
   }
 
+  @Override
   public void start() {
     thread = new Thread(this::run, "consumer-" + name);
     thread.setDaemon(true);
     thread.start();
   }
 
-  /** Stops polling, commits what was processed, leaves the group; completes on the caller's context. */
+  @Override
   public Future<Void> stop() {
     stopping = true;
     KafkaConsumer<String, byte[]> c = consumer;
@@ -147,7 +165,8 @@ public final class ConsumerLoop {
   }
 
   /** The partitions this instance holds, as {@code topic-partition}. */
-  public JsonArray assignedPartitions() {
+  @Override
+  public JsonArray assignedShards() {
     return new JsonArray(assignedView);
   }
 
@@ -170,17 +189,18 @@ public final class ConsumerLoop {
           continue;
         }
         updateLag();
-        if (!settle(records) || records.isEmpty()) {
+        InputBatch batch = convert(records);
+        if (!settle(batch) || batch.isEmpty()) {
           // A failed batch was rewound, these records with it: they are polled again in order.
           continue;
         }
         if (control.isPaused()) {
           // Paused while this poll was in flight: leave its records for after the resume.
-          firstOffsets(List.of(records)).forEach(consumer::seek);
+          seek(batch.firstPositions());
           continue;
         }
-        inFlight.add(new InFlight(records, handOver(records)));
-        settle(ConsumerRecords.empty());
+        inFlight.add(batch, handOver(batch));
+        settle(InputBatch.of(source, List.of(), null));
       }
       drainAll();
     } catch (Exception e) {
@@ -191,13 +211,66 @@ public final class ConsumerLoop {
     }
   }
 
-  private CompletableFuture<Map<TopicPartition, Long>> handOver(ConsumerRecords<String, byte[]> records) {
-    CompletableFuture<Map<TopicPartition, Long>> result = new CompletableFuture<>();
-    ConsumedOffsets consumed = consumed(records);
+  /** The poll's records as neutral records, with the offsets a transactional publisher commits after them. */
+  private InputBatch convert(ConsumerRecords<String, byte[]> records) {
+    if (records.isEmpty()) {
+      return InputBatch.of(source, List.of(), null);
+    }
+    Map<Integer, List<InputRecord>> byShard = new java.util.LinkedHashMap<>();
+    Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+    for (TopicPartition tp : records.partitions()) {
+      List<ConsumerRecord<String, byte[]>> list = records.records(tp);
+      int shard = shard(tp);
+      List<InputRecord> converted = new ArrayList<>(list.size());
+      for (ConsumerRecord<String, byte[]> r : list) {
+        converted.add(new InputRecord(r.key(), r.value(), headers(r), r.timestamp(), shard, r.offset()));
+      }
+      byShard.put(shard, converted);
+      next.put(tp, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
+    }
+    return new InputBatch(source, byShard, new ConsumedOffsets(next, groupMetadata, inFlight.epoch()));
+  }
+
+  /** The record's {@code tributary-*} headers (ingest's records carry none). */
+  private static Map<String, String> headers(ConsumerRecord<String, byte[]> record) {
+    Header[] all = record.headers().toArray();
+    if (all.length == 0) {
+      return Map.of();
+    }
+    Map<String, String> headers = new HashMap<>(4);
+    for (Header header : all) {
+      if (header.key().startsWith("tributary-") && header.value() != null) {
+        headers.put(header.key(), new String(header.value(), java.nio.charset.StandardCharsets.UTF_8));
+      }
+    }
+    return headers;
+  }
+
+  private int shard(TopicPartition tp) {
+    int topic = topics.size() == 1 ? 0 : topics.indexOf(tp.topic());
+    return topic * SHARDS_PER_TOPIC + tp.partition();
+  }
+
+  private TopicPartition partition(int shard) {
+    return new TopicPartition(topics.get(shard / SHARDS_PER_TOPIC), shard % SHARDS_PER_TOPIC);
+  }
+
+  private void seek(Map<Integer, Long> positions) {
+    Set<TopicPartition> assignment = consumer.assignment();
+    positions.forEach((shard, position) -> {
+      TopicPartition tp = partition(shard);
+      if (assignment.contains(tp)) {
+        consumer.seek(tp, position);
+      }
+    });
+  }
+
+  private CompletableFuture<Map<Integer, Long>> handOver(InputBatch batch) {
+    CompletableFuture<Map<Integer, Long>> result = new CompletableFuture<>();
     context.runOnContext(v -> {
-      Future<Map<TopicPartition, Long>> f;
+      Future<Map<Integer, Long>> f;
       try {
-        f = processor.process(records, consumed);
+        f = processor.process(batch);
       } catch (RuntimeException e) {
         f = Future.failedFuture(e);
       }
@@ -212,103 +285,54 @@ public final class ConsumerLoop {
     return result;
   }
 
-  /**
-   * Settles batches in poll order: the finished ones at the head, and, while {@code maxInFlight} are
-   * processing, the oldest (blocking). When one failed, it and every batch after it, including the
-   * records just polled and not handed over yet, are rewound; returns false then.
-   */
-  private boolean settle(ConsumerRecords<String, byte[]> polled) {
-    while (!inFlight.isEmpty() && (inFlight.peek().result().isDone() || inFlight.size() >= maxInFlight)) {
-      InFlight head = inFlight.poll();
-      try {
-        Map<TopicPartition, Long> seeks = head.result().get(BATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        seeks.forEach(consumer::seek);
-        backoffMs = 0;
-      } catch (Exception e) {
-        backoffMs = backoffMs == 0 ? 250 : Math.min(backoffMs * 2, 10_000);
-        LOG.warn("{}: batch of {} records failed ({}); re-reading it in {} ms", name, head.records().count(),
-            rootMessage(e), backoffMs);
-        // Later batches did not publish (processors chain each batch on the one before), so read them again too.
-        List<ConsumerRecords<String, byte[]>> unsettled = new ArrayList<>();
-        unsettled.add(head.records());
-        while (!inFlight.isEmpty()) {
-          InFlight later = inFlight.poll();
-          awaitQuietly(later.result());
-          unsettled.add(later.records());
-        }
-        unsettled.add(polled);
-        rewind(unsettled);
-        if (!inRebalance) {
-          sleepPolling(backoffMs);
-        }
-        return false;
-      }
-    }
-    return true;
+  /** Settles batches by {@link InFlightBatches}' rules; false when a failure rewound them, the records just polled with them. */
+  private boolean settle(InputBatch polled) {
+    InFlightBatches.Settled settled = inFlight.settle(polled);
+    return apply(settled);
   }
 
   /** Settles every batch in flight: before a commit on revoke or stop. */
   private void drainAll() {
-    while (!inFlight.isEmpty()) {
-      settle(ConsumerRecords.empty());
-      if (!inFlight.isEmpty()) {
-        awaitQuietly(inFlight.peek().result());
-      }
-    }
+    apply(inFlight.drain());
   }
 
-  private static void awaitQuietly(CompletableFuture<?> future) {
-    try {
-      future.get(BATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-    } catch (Exception ignored) {
-      // its records are read again
+  private boolean apply(InFlightBatches.Settled settled) {
+    if (!settled.rewound()) {
+      seek(settled.seeks());
+      return true;
     }
-  }
-
-  /** The offsets to commit after these records, as of this poll's group generation and the loop's epoch. */
-  private ConsumedOffsets consumed(ConsumerRecords<String, byte[]> records) {
-    Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-    for (TopicPartition tp : records.partitions()) {
-      List<ConsumerRecord<String, byte[]>> list = records.records(tp);
-      next.put(tp, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
+    LOG.warn("{}: batch of {} records failed ({}); re-reading it in {} ms", name, settled.failedRecords(),
+        rootMessage(settled.failure()), inFlight.backoffMs());
+    rewind(settled.rewind());
+    if (!inRebalance) {
+      sleepPolling(inFlight.backoffMs());
     }
-    return new ConsumedOffsets(next, groupMetadata, epoch);
+    return false;
   }
 
   /**
-   * Seeks each partition of these batches back to where their records must be read again: in
-   * TRANSACTIONAL mode the offset committed with the last transaction that landed, else (or when the
-   * broker cannot say) the lowest offset the partition has in these batches. The lowest, not the
-   * first batch's: a batch re-read after one failure may itself fail behind a newer one.
+   * Seeks each partition back to where its records must be read again: with WITH_OUTPUTS the
+   * offset committed with the last transaction that landed (the commit of the failed one may have
+   * landed after all), else (or when the broker cannot say) the lowest position of the rewound batches.
    */
-  private void rewind(List<ConsumerRecords<String, byte[]>> batches) {
-    Map<TopicPartition, Long> first = firstOffsets(batches);
-    if (commitMode == CommitMode.TRANSACTIONAL && !first.isEmpty()) {
+  private void rewind(Map<Integer, Long> lowest) {
+    Map<Integer, Long> positions = new HashMap<>(lowest);
+    positions.keySet().removeIf(shard -> !consumer.assignment().contains(partition(shard)));
+    if (commitMode == Commit.WITH_OUTPUTS && !positions.isEmpty()) {
       try {
+        Set<TopicPartition> tps = new java.util.HashSet<>();
+        positions.keySet().forEach(shard -> tps.add(partition(shard)));
         // read_committed: the broker answers once no transaction with offsets for these partitions is pending.
-        consumer.committed(first.keySet(), Duration.ofSeconds(10)).forEach((tp, committed) -> {
+        consumer.committed(tps, Duration.ofSeconds(10)).forEach((tp, committed) -> {
           if (committed != null) {
-            first.put(tp, committed.offset());
+            positions.put(shard(tp), committed.offset());
           }
         });
       } catch (RuntimeException e) {
         LOG.warn("{}: committed offsets unavailable ({}); re-reading from the failed batches' first records", name, e.getMessage());
       }
     }
-    first.forEach(consumer::seek);
-    epoch++;
-  }
-
-  /** The lowest offset each still-assigned partition has in these batches. */
-  private Map<TopicPartition, Long> firstOffsets(List<ConsumerRecords<String, byte[]>> batches) {
-    Map<TopicPartition, Long> first = new HashMap<>();
-    for (ConsumerRecords<String, byte[]> records : batches) {
-      for (TopicPartition tp : records.partitions()) {
-        first.merge(tp, records.records(tp).get(0).offset(), Math::min);
-      }
-    }
-    first.keySet().retainAll(consumer.assignment());
-    return first;
+    seek(positions);
   }
 
   /** Waits out a backoff without leaving the group: partitions paused, poll still called. */
@@ -417,14 +441,14 @@ public final class ConsumerLoop {
       } finally {
         inRebalance = false;
       }
-      rebalance.revoked(partitions);
+      rebalance.revoked(shards(partitions));
       groupMetadata = consumer.groupMetadata();
       refreshView();
     }
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
-      rebalance.revoked(partitions);
+      rebalance.revoked(shards(partitions));
       groupMetadata = consumer.groupMetadata();
       refreshView();
     }
@@ -433,13 +457,17 @@ public final class ConsumerLoop {
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       groupMetadata = consumer.groupMetadata();
       if (!partitions.isEmpty()) {
-        rebalance.assigned(partitions).forEach(consumer::seek);
+        rebalance.assigned(shards(partitions)).forEach((shard, position) -> consumer.seek(partition(shard), position));
         if (consumerPaused) {
           consumer.pause(partitions);
         }
         LOG.info("{}: assigned {}", name, partitions);
       }
       refreshView();
+    }
+
+    private List<Integer> shards(Collection<TopicPartition> partitions) {
+      return partitions.stream().map(KafkaInput.this::shard).toList();
     }
 
     private void refreshView() {
