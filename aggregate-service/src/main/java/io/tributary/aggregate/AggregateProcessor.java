@@ -45,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * that position (fencing); otherwise nothing changes and the partition is sought back to the stored
  * position. The same atomic call appends the batch's outbox entry (window updates, dead letters),
  * which the {@link OutboxRelay} publishes afterwards.
+ *
+ * <p>Several batches may be in flight: a partition's batches run one after the other (each plans
+ * against the state the one before left), different partitions' at the same time. When a batch asks
+ * for a partition to be re-read from the stored position, the batches of that partition read before
+ * the seek took effect are skipped (their records come again after it), known by their lower seek
+ * count ({@link InputBatch#seeks}).
  */
 final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance {
 
@@ -67,6 +73,10 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
   private final Set<String> paths = new LinkedHashSet<>();
   /** Written on the event loop, read on the consumer thread at assignment. */
   private final Map<Integer, Position> positions = new ConcurrentHashMap<>();
+  /** The last batch's work per partition (event loop): the next one of that partition starts after it. */
+  private final Map<Integer, Tail> lastOfPartition = new HashMap<>();
+  /** Per partition, the lowest seek count of a batch that may be applied: batches read before a seek this processor asked for are stale. */
+  private final Map<Integer, Long> freshFrom = new HashMap<>();
 
   AggregateProcessor(Pipeline pipeline, StateStore store, OutboxRelay relay, OutboxCodec codec, WindowCache cache,
       int maxRelayBacklog, Context context, StageMetrics metrics) {
@@ -130,6 +140,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     // The next owner must find this instance's relay of these partitions settled.
     CompletableFuture<Void> released = onContext(() -> {
       numbers.forEach(cache::drop);
+      numbers.forEach(lastOfPartition::remove);
       return relay.release(numbers);
     });
     try {
@@ -161,7 +172,19 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     Map<Integer, Long> seeks = new ConcurrentHashMap<>();
     List<Future<Void>> partitions = new ArrayList<>();
     for (int partition : records.shards()) {
-      partitions.add(processPartition(partition, records.source(), records.records(partition), seeks));
+      long seekCount = records.seeks(partition);
+      Tail previous = lastOfPartition.get(partition);
+      Future<Void> work = (previous == null ? Future.<Void>succeededFuture() : previous.work()).transform(before -> {
+        // A failed batch fails the later ones of its partition read before the rewind (they are read
+        // again); the rewind moved the partition, so the batches read after it have a higher seek count.
+        if (before.failed() && seekCount <= previous.seekCount()) {
+          return Future.failedFuture(before.cause());
+        }
+        return seekCount < freshFrom.getOrDefault(partition, 0L) ? Future.succeededFuture()
+            : processPartition(partition, seekCount, records.source(), records.records(partition), seeks);
+      });
+      lastOfPartition.put(partition, new Tail(work, seekCount));
+      partitions.add(work);
     }
     return Future.all(partitions)
         // Backpressure: while the relay is behind (a bus is slow or away), read no further.
@@ -170,6 +193,9 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
           metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
           return (Map<Integer, Long>) seeks;
         });
+  }
+
+  private record Tail(Future<Void> work, long seekCount) {
   }
 
   /** One partition's records of a poll, scanned: what the store must be asked before the batch can be planned. */
@@ -193,13 +219,14 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     }
   }
 
-  private Future<Void> processPartition(int partition, String source, List<InputRecord> polled, Map<Integer, Long> seeks) {
+  private Future<Void> processPartition(int partition, long seekCount, String source, List<InputRecord> polled,
+      Map<Integer, Long> seeks) {
     Position expected = positions.get(partition);
     if (expected == null) {
       return store.position(partition).map(stored -> {
         positions.put(partition, stored);
         cache.reset(partition, stored.streamTime());
-        seeks.put(partition, stored.isNone() ? 0L : stored.nextOffset());
+        seekTo(partition, stored, seekCount, seeks);
         return null;
       });
     }
@@ -213,7 +240,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     // Bounded waits: a Redis connection that dies mid-request may never answer (vertx-redis-client#375);
     // an apply that times out but ran anyway is caught by the position check of the retry.
     return store.read(partition, batch.candidates, batch.toRead).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
-        .compose(stored -> apply(partition, expected, batch, stored, seeks))
+        .compose(stored -> apply(partition, seekCount, expected, batch, stored, seeks))
         .onFailure(e -> cache.reset(partition, expected.streamTime()));
   }
 
@@ -255,7 +282,8 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
   }
 
   /** Plans the batch against the windows' whole values and applies it, with its outbox entry, in one store call. */
-  private Future<Void> apply(int partition, Position expected, Batch batch, StateStore.Stored stored, Map<Integer, Long> seeks) {
+  private Future<Void> apply(int partition, long seekCount, Position expected, Batch batch, StateStore.Stored stored,
+      Map<Integer, Long> seeks) {
     batch.known.putAll(stored.windows());
     BatchPlan plan = BatchPlan.of(aggregations, expected, batch.facts, stored.seen(), batch.now, maxAheadMillis);
     batch.dead.addAll(refused(plan, batch));
@@ -275,7 +303,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     return store.apply(partition, expected, write).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS).map(applied -> {
       metrics.storeLatency().record(System.nanoTime() - applyStart, TimeUnit.NANOSECONDS);
       if (applied instanceof StateStore.Conflict conflict) {
-        moved(partition, conflict.stored(), seeks);
+        moved(partition, seekCount, conflict.stored(), seeks);
       } else {
         applied(partition, batch, plan, entry, write, ((StateStore.Ok) applied).distinct());
       }
@@ -287,13 +315,19 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
    * The store stands elsewhere: another owner applied, or an earlier apply of this instance landed
    * though its answer was lost. Either way the outbox may hold entries the relay has not seen.
    */
-  private void moved(int partition, Position stored, Map<Integer, Long> seeks) {
+  private void moved(int partition, long seekCount, Position stored, Map<Integer, Long> seeks) {
     LOG.warn("partition {} stands at {} in the store, not where this instance continued from; not applying, seeking there",
         partition, stored.nextOffset());
     positions.put(partition, stored);
     cache.reset(partition, stored.streamTime());
-    seeks.put(partition, stored.isNone() ? 0L : stored.nextOffset());
+    seekTo(partition, stored, seekCount, seeks);
     relay.resync(partition);
+  }
+
+  /** Asks for the partition to be re-read from the stored position; its batches read before that are skipped. */
+  private void seekTo(int partition, Position stored, long seekCount, Map<Integer, Long> seeks) {
+    seeks.put(partition, stored.isNone() ? 0L : stored.nextOffset());
+    freshFrom.merge(partition, seekCount + 1, Math::max);
   }
 
   private void applied(int partition, Batch batch, BatchPlan plan, RelayEntry entry, BatchWrite write, List<Long> distinct) {

@@ -14,11 +14,16 @@ import java.util.Set;
  * @param source the bus the records came from, as the pipeline names it ({@code kafka:events.enriched}),
  *     for dead letters
  * @param commit what to commit with the batch's outputs, or null when the bus keeps no such commit
+ * @param seeks per shard, how many times the adapter had moved the shard's read position when it read
+ *     this batch: a processor that asked for a shard to be re-read from elsewhere knows the batches
+ *     read before that took effect by their lower count
  */
-public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard, InputCommit commit) implements Iterable<InputRecord> {
+public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard, InputCommit commit, Map<Integer, Long> seeks)
+    implements Iterable<InputRecord> {
 
   public InputBatch {
     byShard = Collections.unmodifiableMap(new LinkedHashMap<>(byShard));
+    seeks = Map.copyOf(seeks);
   }
 
   public static InputBatch of(String source, List<InputRecord> records, InputCommit commit) {
@@ -26,7 +31,12 @@ public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard,
     for (InputRecord r : records) {
       byShard.computeIfAbsent(r.shard(), s -> new ArrayList<>()).add(r);
     }
-    return new InputBatch(source, byShard, commit);
+    return new InputBatch(source, byShard, commit, Map.of());
+  }
+
+  /** How many times the shard's read position had been moved when this batch was read. */
+  public long seeks(int shard) {
+    return seeks.getOrDefault(shard, 0L);
   }
 
   public Set<Integer> shards() {

@@ -72,6 +72,8 @@ public final class KafkaInput implements InputBus {
   private final StageControl control;
   private final StageMetrics metrics;
   private final InFlightBatches inFlight;
+  /** Per shard, how many times its position was moved (consumer thread only): stamped on each batch. */
+  private final Map<Integer, Long> seeks = new HashMap<>();
   private final String source;
   private final Admin admin;
   private final Promise<Void> stopped = Promise.promise();
@@ -125,8 +127,8 @@ public final class KafkaInput implements InputBus {
 
   /**
    * @param admin reads the group's committed offsets for {@link #committed}; null for an input that never asks
-   * @param maxInFlight how many batches may be processing at once (1 for {@link Commit#BY_STAGE});
-   *     batches settle, and offsets commit, strictly in poll order
+   * @param maxInFlight how many batches may be processing at once; batches settle, and offsets
+   *     commit, strictly in poll order
    */
   public KafkaInput(String name, Map<String, String> config, List<String> topics, Admin admin, Context context, Processor processor,
       Rebalance rebalance, Commit commitMode, int maxInFlight, StageControl control, StageMetrics metrics) {
@@ -139,7 +141,7 @@ public final class KafkaInput implements InputBus {
     this.processor = processor;
     this.rebalance = rebalance;
     this.commitMode = commitMode;
-    this.inFlight = new InFlightBatches(commitMode == Commit.BY_STAGE ? 1 : maxInFlight);
+    this.inFlight = new InFlightBatches(maxInFlight);
     this.control = control;
     this.metrics = metrics;
   }
@@ -228,7 +230,9 @@ public final class KafkaInput implements InputBus {
       byShard.put(shard, converted);
       next.put(tp, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
     }
-    return new InputBatch(source, byShard, new ConsumedOffsets(next, groupMetadata, inFlight.epoch()));
+    Map<Integer, Long> seekCounts = new HashMap<>();
+    byShard.keySet().forEach(shard -> seekCounts.put(shard, seeks.getOrDefault(shard, 0L)));
+    return new InputBatch(source, byShard, new ConsumedOffsets(next, groupMetadata, inFlight.epoch()), seekCounts);
   }
 
   /** The record's {@code tributary-*} headers (ingest's records carry none). */
@@ -261,6 +265,7 @@ public final class KafkaInput implements InputBus {
       TopicPartition tp = partition(shard);
       if (assignment.contains(tp)) {
         consumer.seek(tp, position);
+        seeks.merge(shard, 1L, Long::sum);
       }
     });
   }
@@ -457,7 +462,10 @@ public final class KafkaInput implements InputBus {
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       groupMetadata = consumer.groupMetadata();
       if (!partitions.isEmpty()) {
-        rebalance.assigned(shards(partitions)).forEach((shard, position) -> consumer.seek(partition(shard), position));
+        rebalance.assigned(shards(partitions)).forEach((shard, position) -> {
+          consumer.seek(partition(shard), position);
+          seeks.merge(shard, 1L, Long::sum);
+        });
         if (consumerPaused) {
           consumer.pause(partitions);
         }
