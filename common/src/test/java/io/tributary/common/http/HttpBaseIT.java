@@ -125,7 +125,8 @@ class HttpBaseIT {
     ServiceLauncher.Running b = ServiceLauncher.start(stage(), config(stack, portB, clustered), PIPELINE)
         .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
     try {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      // The control cluster is joined in the background after the service is ready (10-20 s alone, longer on a busy machine).
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
       JsonObject members;
       do {
         members = new JsonObject(send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + portA + "/cluster")).GET()).body());
