@@ -26,6 +26,10 @@ public final class ClusterSetup {
     hazelcast.setProperty("hazelcast.io.thread.count", "1");
     hazelcast.setProperty("hazelcast.event.thread.count", "1");
     hazelcast.setProperty("hazelcast.health.monitoring.level", "OFF");
+    // Instances started at the same moment join in the background and may each form a cluster of one;
+    // Hazelcast merges such clusters only after 300 s by default, leaving scope=cluster short of members.
+    hazelcast.setProperty("hazelcast.merge.first.run.delay.seconds", "5");
+    hazelcast.setProperty("hazelcast.merge.next.run.delay.seconds", "5");
     hazelcast.getNetworkConfig().setPort(config.getInt("cluster.port")).setPortAutoIncrement(true);
     JoinConfig join = hazelcast.getNetworkConfig().getJoin();
     join.getMulticastConfig().setEnabled(false);
