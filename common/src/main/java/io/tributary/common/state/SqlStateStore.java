@@ -203,7 +203,7 @@ public final class SqlStateStore implements StateStore {
       columns.put(c, c.endsWith("_n") ? "BIGINT NOT NULL DEFAULT 0" : c.endsWith("_sum") ? "DOUBLE NOT NULL DEFAULT 0" : "DOUBLE NULL");
     }
     Future<Void> windows = schema.ensureTable(t.name, columns, List.of("PRIMARY KEY (partition_id, window_start, group_hash)",
-        "KEY " + SqlSchema.quote(t.name + "_group") + " (group_hash)", "KEY " + SqlSchema.quote(t.name + "_expiry") + " (partition_id, expires_st)"),
+        "KEY " + SqlSchema.quote(SqlSchema.tableName(t.name, "group")) + " (group_hash)", "KEY " + SqlSchema.quote(SqlSchema.tableName(t.name, "expiry")) + " (partition_id, expires_st)"),
         "partition_id");
     Future<Void> distinct = !t.hasDistinct ? windows : windows.compose(v -> {
       Map<String, String> d = new LinkedHashMap<>();
@@ -214,7 +214,7 @@ public final class SqlStateStore implements StateStore {
       d.put("value_hash", "BINARY(16) NOT NULL");
       d.put("expires_st", "BIGINT NOT NULL");
       return schema.ensureTable(t.distinct, d, List.of("PRIMARY KEY (partition_id, window_start, group_hash, measure, value_hash)",
-          "KEY " + SqlSchema.quote(t.distinct + "_expiry") + " (partition_id, expires_st)"), "partition_id");
+          "KEY " + SqlSchema.quote(SqlSchema.tableName(t.distinct, "expiry")) + " (partition_id, expires_st)"), "partition_id");
     });
     return distinct.compose(v -> schema.ensureView(t.view, viewSelect(t)));
   }
