@@ -1,20 +1,24 @@
 package io.tributary.common;
 
 import io.tributary.common.bus.OutputBuses;
+import io.tributary.common.input.InputBuses;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.kafka.Topics;
 import io.tributary.common.pipeline.BusRef;
+import io.tributary.common.rabbitmq.SuperStream;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 
 /**
  * The clients every stage creates at start and closes at stop: the publisher of its output buses,
- * and a Kafka admin that creates the topics it reads and writes (in the background, with backoff).
+ * and a Kafka admin that creates the topics it reads and writes (in the background, with backoff),
+ * including the positions topic of a super stream it reads.
  */
 public final class StageClients {
 
@@ -32,10 +36,15 @@ public final class StageClients {
 
   /** Creates the clients; the Kafka topics among {@code inputs} and {@code outputs} are made to exist. */
   public static Future<StageClients> start(Vertx vertx, ServiceContext service, List<BusRef> inputs, List<BusRef> outputs) {
-    List<String> kafkaTopics = Stream.concat(inputs.stream(), outputs.stream())
-        .filter(BusRef::isKafka).map(BusRef::target).distinct().toList();
-    boolean kafkaInput = inputs.stream().anyMatch(BusRef::isKafka);
-    return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs)
+    Map<String, SuperStream> streams = SuperStream.ofPipeline(service.pipeline(), service.config());
+    // A super stream's readers keep their group's positions on a Kafka topic of its own.
+    List<String> inputTopics = inputs.stream()
+        .filter(b -> b.isKafka() || streams.containsKey(b.target()))
+        .map(InputBuses::shardsTopic).toList();
+    List<String> kafkaTopics = Stream.concat(inputTopics.stream(), outputs.stream().filter(BusRef::isKafka).map(BusRef::target))
+        .distinct().toList();
+    boolean kafkaInput = !inputTopics.isEmpty();
+    return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs, streams)
         .onSuccess(buses -> buses.registerMetrics(service.registry(), service.stage(), service.pipeline().name()))
         .compose(buses -> vertx.executeBlocking(() -> Admin.create(new HashMap<>(
                 KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))))

@@ -1,5 +1,8 @@
 package io.tributary.devstack;
 
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -8,6 +11,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
@@ -107,6 +111,24 @@ public final class DevStack {
     URI uri = URI.create(jdbcUrl.substring("jdbc:".length()));
     String database = uri.getPath().substring(1).replaceAll("[^A-Za-z0-9_]", "");
     run("mariadb -h " + uri.getHost() + " -P " + uri.getPort() + " -u" + jdbcUser() + " -e 'DROP DATABASE IF EXISTS `" + database + "`'");
+  }
+
+  /** Deletes RabbitMQ queues and exchanges a test declared (best effort: the broker may be down). */
+  public void deleteRabbitMq(List<String> queues, List<String> exchanges) {
+    ConnectionFactory factory = new ConnectionFactory();
+    try {
+      factory.setUri(rabbitMqUri());
+      try (Connection connection = factory.newConnection("devstack-cleanup"); Channel channel = connection.createChannel()) {
+        for (String queue : queues) {
+          channel.queueDelete(queue);
+        }
+        for (String exchange : exchanges) {
+          channel.exchangeDelete(exchange);
+        }
+      }
+    } catch (Exception e) {
+      System.err.println("devstack: could not delete RabbitMQ queues " + queues + ": " + e.getMessage());
+    }
   }
 
   public void deleteRedisKeys(String redisUri, String pattern) {

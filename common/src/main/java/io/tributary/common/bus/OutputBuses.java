@@ -9,11 +9,13 @@ import io.tributary.common.kafka.TransactionalPublisher;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.rabbitmq.RabbitMqClients;
 import io.tributary.common.rabbitmq.RabbitMqPublisher;
+import io.tributary.common.rabbitmq.SuperStream;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.rabbitmq.RabbitMQClient;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The buses a stage writes to, behind one {@link BusPublisher}. Kafka output goes through one
@@ -31,12 +33,13 @@ public final class OutputBuses implements BusPublisher {
   }
 
   /**
-   * @param kafkaInput whether the stage reads Kafka: its offsets are committed through the
-   *     transactional producer even when no output is on Kafka
+   * @param kafkaInput whether the stage commits input positions to Kafka (it reads Kafka or a super
+   *     stream): they are committed through the transactional producer even when no output is on Kafka
    * @param transactionalId the producer's transactional id, stable across restarts of this instance
+   * @param streams the RabbitMQ buses that are super streams (between stages), by exchange name
    */
   public static Future<OutputBuses> create(Vertx vertx, ServiceConfig config, String clientId, String transactionalId,
-      boolean kafkaInput, List<BusRef> buses) {
+      boolean kafkaInput, List<BusRef> buses, Map<String, SuperStream> streams) {
     OutputBuses out = new OutputBuses();
     if (kafkaInput || buses.stream().anyMatch(BusRef::isKafka)) {
       out.kafka = new TransactionalPublisher(KafkaSettings.transactionalProducer(config, clientId, transactionalId), clientId);
@@ -44,7 +47,7 @@ public final class OutputBuses implements BusPublisher {
     Future<Void> ready = Future.succeededFuture();
     if (buses.stream().anyMatch(b -> b.kind() == BusRef.Kind.RABBITMQ)) {
       out.rabbit = RabbitMqClients.create(vertx, config);
-      out.rabbitPublisher = new RabbitMqPublisher(vertx, out.rabbit);
+      out.rabbitPublisher = new RabbitMqPublisher(vertx, out.rabbit, streams);
       ready = out.rabbit.start().recover(e -> Future.succeededFuture());
     }
     return ready.map(v -> out);

@@ -89,6 +89,8 @@ public final class ServiceConfig {
     d.put("sql.dialect", "mariadb");
     d.put("rabbitmq.uri", "amqp://127.0.0.1:5672");
     d.put("rabbitmq.user", "guest");
+    d.put("rabbitmq.streamMaxAge", "7D");
+    d.put("rabbitmq.prefetch", "2000");
     d.put("cluster.enabled", "false");
     d.put("cluster.host", "127.0.0.1");
     d.put("cluster.port", "5701");

@@ -5,8 +5,11 @@ import io.tributary.common.StageClients;
 import io.tributary.common.kafka.KafkaInput;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.pipeline.BusRef;
+import io.tributary.common.rabbitmq.StreamShardReader;
+import io.tributary.common.rabbitmq.SuperStream;
 import io.vertx.core.Context;
 import java.util.List;
+import java.util.Map;
 
 /** Chooses a stage's input adapter from the bus the pipeline names: the one place that knows the kinds. */
 public final class InputBuses {
@@ -15,17 +18,24 @@ public final class InputBuses {
   }
 
   /**
-   * The input of {@code stage}, read by the consumer group {@code group}.
-   *
-   * @throws IllegalArgumentException when the bus kind cannot feed this stage
+   * The input of {@code stage}, read by the consumer group {@code group}: a Kafka topic, or a RabbitMQ
+   * {@link SuperStream} whose shards the group assigns through its positions topic.
    */
   public static InputBus create(ServiceContext service, StageClients clients, Context context, String stage, BusRef bus, String group,
       InputBus.Processor processor, InputBus.Rebalance rebalance, InputBus.Commit commit) {
+    Map<String, String> consumer = KafkaSettings.consumer(service.config(), service.instanceId(), group);
+    int maxInFlight = service.config().getInt("kafka.maxInFlightBatches");
     return switch (bus.kind()) {
-      case KAFKA -> new KafkaInput(stage, KafkaSettings.consumer(service.config(), service.instanceId(), group), List.of(bus.target()),
-          clients.admin(), context, processor, rebalance, commit, service.config().getInt("kafka.maxInFlightBatches"),
-          service.control(), service.metrics());
-      case RABBITMQ -> throw new IllegalArgumentException(stage + " reads its input from Kafka only; the bus is " + bus);
+      case KAFKA -> new KafkaInput(stage, consumer, List.of(bus.target()), clients.admin(), context, processor, rebalance, commit,
+          maxInFlight, service.control(), service.metrics());
+      case RABBITMQ -> KafkaInput.reading(new StreamShardReader(context.owner(), context, service.config(), SuperStream.of(bus, service.config())),
+          bus.toString(), stage, consumer, SuperStream.positionsTopic(bus), clients.admin(), context, processor, rebalance, commit,
+          maxInFlight, service.control(), service.metrics());
     };
+  }
+
+  /** The Kafka topic whose partitions are the input's shards: the topic itself, or a super stream's positions topic. */
+  public static String shardsTopic(BusRef bus) {
+    return bus.isKafka() ? bus.target() : SuperStream.positionsTopic(bus);
   }
 }

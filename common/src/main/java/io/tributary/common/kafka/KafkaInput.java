@@ -7,6 +7,7 @@ import io.tributary.common.input.InputBatch;
 import io.tributary.common.input.InputBus;
 import io.tributary.common.input.InputCommit;
 import io.tributary.common.input.InputRecord;
+import io.tributary.common.input.ShardReader;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -15,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -54,6 +56,10 @@ import org.slf4j.LoggerFactory;
  *       lowest positions (BY_STAGE). The epoch then grows, so outputs of batches polled before the
  *       rewind are refused by the publisher.</li>
  * </ul>
+ * With a {@link ShardReader}, the records come from another bus (the streams of a RabbitMQ super
+ * stream): the consumer subscribes to a positions topic with one empty partition per shard, so the
+ * group assigns the shards, and its offsets there are the shards' committed positions; the same
+ * rules hold.
  */
 public final class KafkaInput implements InputBus {
 
@@ -76,6 +82,8 @@ public final class KafkaInput implements InputBus {
   private final Map<Integer, Long> seeks = new HashMap<>();
   private final String source;
   private final Admin admin;
+  private final ShardReader reader;
+  private final int maxRecords;
   private final Promise<Void> stopped = Promise.promise();
   private volatile boolean stopping;
   private volatile List<String> assignedView = List.of();
@@ -132,11 +140,31 @@ public final class KafkaInput implements InputBus {
    */
   public KafkaInput(String name, Map<String, String> config, List<String> topics, Admin admin, Context context, Processor processor,
       Rebalance rebalance, Commit commitMode, int maxInFlight, StageControl control, StageMetrics metrics) {
+    this(name, config, topics, "kafka:" + String.join(",", topics), null, admin, context, processor, rebalance, commitMode, maxInFlight,
+        control, metrics);
+  }
+
+  /**
+   * An input whose records {@code reader} reads, shard {@code i} standing for partition {@code i} of
+   * {@code positionsTopic}; {@code source} names the bus for dead letters.
+   */
+  public static KafkaInput reading(ShardReader reader, String source, String name, Map<String, String> config, String positionsTopic,
+      Admin admin, Context context, Processor processor, Rebalance rebalance, Commit commitMode, int maxInFlight, StageControl control,
+      StageMetrics metrics) {
+    return new KafkaInput(name, config, List.of(positionsTopic), source, reader, admin, context, processor, rebalance, commitMode,
+        maxInFlight, control, metrics);
+  }
+
+  private KafkaInput(String name, Map<String, String> config, List<String> topics, String source, ShardReader reader, Admin admin,
+      Context context, Processor processor, Rebalance rebalance, Commit commitMode, int maxInFlight, StageControl control,
+      StageMetrics metrics) {
     this.admin = admin;
     this.name = name;
     this.config = config;
     this.topics = topics;
-    this.source = "kafka:" + String.join(",", topics);
+    this.source = source;
+    this.reader = reader;
+    this.maxRecords = Integer.parseInt(config.getOrDefault("max.poll.records", "500"));
     this.context = context;
     this.processor = processor;
     this.rebalance = rebalance;
@@ -180,7 +208,8 @@ public final class KafkaInput implements InputBus {
         applyPauseState();
         ConsumerRecords<String, byte[]> records;
         try {
-          records = consumer.poll(Duration.ofMillis(200));
+          // With a reader the topic is empty: poll only keeps the membership, and the reader waits for records.
+          records = consumer.poll(Duration.ofMillis(reader == null ? 200 : 5));
           groupMetadata = consumer.groupMetadata();
         } catch (WakeupException wakeup) {
           break;
@@ -190,8 +219,13 @@ public final class KafkaInput implements InputBus {
           sleepPolling(1000);
           continue;
         }
-        updateLag();
-        InputBatch batch = convert(records);
+        InputBatch batch;
+        if (reader == null) {
+          updateLag();
+          batch = convert(records);
+        } else {
+          batch = convertRead();
+        }
         if (!settle(batch) || batch.isEmpty()) {
           // A failed batch was rewound, these records with it: they are polled again in order.
           continue;
@@ -218,8 +252,7 @@ public final class KafkaInput implements InputBus {
     if (records.isEmpty()) {
       return InputBatch.of(source, List.of(), null);
     }
-    Map<Integer, List<InputRecord>> byShard = new java.util.LinkedHashMap<>();
-    Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+    Map<Integer, List<InputRecord>> byShard = new LinkedHashMap<>();
     for (TopicPartition tp : records.partitions()) {
       List<ConsumerRecord<String, byte[]>> list = records.records(tp);
       int shard = shard(tp);
@@ -228,8 +261,37 @@ public final class KafkaInput implements InputBus {
         converted.add(new InputRecord(r.key(), r.value(), headers(r), r.timestamp(), shard, r.offset()));
       }
       byShard.put(shard, converted);
-      next.put(tp, new OffsetAndMetadata(list.get(list.size() - 1).offset() + 1));
     }
+    return batchOf(byShard);
+  }
+
+  /** What the reader has read, unless paused: a paused input takes nothing, so the reader's credit runs out. */
+  private InputBatch convertRead() {
+    if (consumerPaused || control.isPaused()) {
+      sleepQuietly(50);
+      return InputBatch.of(source, List.of(), null);
+    }
+    List<InputRecord> read;
+    try {
+      read = reader.take(maxRecords, 200);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      stopping = true;
+      return InputBatch.of(source, List.of(), null);
+    }
+    if (read.isEmpty()) {
+      return InputBatch.of(source, List.of(), null);
+    }
+    Map<Integer, List<InputRecord>> byShard = new LinkedHashMap<>();
+    for (InputRecord r : read) {
+      byShard.computeIfAbsent(r.shard(), s -> new ArrayList<>()).add(r);
+    }
+    return batchOf(byShard);
+  }
+
+  private InputBatch batchOf(Map<Integer, List<InputRecord>> byShard) {
+    Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+    byShard.forEach((shard, list) -> next.put(partition(shard), new OffsetAndMetadata(list.get(list.size() - 1).position() + 1)));
     Map<Integer, Long> seekCounts = new HashMap<>();
     byShard.keySet().forEach(shard -> seekCounts.put(shard, seeks.getOrDefault(shard, 0L)));
     return new InputBatch(source, byShard, new ConsumedOffsets(next, groupMetadata, inFlight.epoch()), seekCounts);
@@ -264,10 +326,26 @@ public final class KafkaInput implements InputBus {
     positions.forEach((shard, position) -> {
       TopicPartition tp = partition(shard);
       if (assignment.contains(tp)) {
-        consumer.seek(tp, position);
-        seeks.merge(shard, 1L, Long::sum);
+        moveTo(shard, position);
       }
     });
+  }
+
+  private void moveTo(int shard, long position) {
+    if (reader == null) {
+      consumer.seek(partition(shard), position);
+    } else {
+      reader.open(shard, position);
+    }
+    seeks.merge(shard, 1L, Long::sum);
+  }
+
+  private static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private CompletableFuture<Map<Integer, Long>> handOver(InputBatch batch) {
@@ -419,6 +497,9 @@ public final class KafkaInput implements InputBus {
   }
 
   private void closeConsumer() {
+    if (reader != null) {
+      reader.closeAll();
+    }
     if (consumer != null) {
       try {
         consumer.close(Duration.ofSeconds(10));
@@ -446,6 +527,7 @@ public final class KafkaInput implements InputBus {
       } finally {
         inRebalance = false;
       }
+      closeRead(partitions);
       rebalance.revoked(shards(partitions));
       groupMetadata = consumer.groupMetadata();
       refreshView();
@@ -453,6 +535,7 @@ public final class KafkaInput implements InputBus {
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      closeRead(partitions);
       rebalance.revoked(shards(partitions));
       groupMetadata = consumer.groupMetadata();
       refreshView();
@@ -462,10 +545,16 @@ public final class KafkaInput implements InputBus {
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       groupMetadata = consumer.groupMetadata();
       if (!partitions.isEmpty()) {
-        rebalance.assigned(shards(partitions)).forEach((shard, position) -> {
-          consumer.seek(partition(shard), position);
-          seeks.merge(shard, 1L, Long::sum);
-        });
+        Map<Integer, Long> start = new HashMap<>(rebalance.assigned(shards(partitions)));
+        if (reader != null) {
+          // The reader starts each shard the stage did not place at the group's committed position, or at the first record.
+          Map<TopicPartition, OffsetAndMetadata> committed = committedOf(partitions);
+          for (TopicPartition tp : partitions) {
+            OffsetAndMetadata offset = committed.get(tp);
+            start.putIfAbsent(shard(tp), offset == null ? 0L : offset.offset());
+          }
+        }
+        start.forEach(KafkaInput.this::moveTo);
         if (consumerPaused) {
           consumer.pause(partitions);
         }
@@ -478,8 +567,31 @@ public final class KafkaInput implements InputBus {
       return partitions.stream().map(KafkaInput.this::shard).toList();
     }
 
+    /** The group's committed offsets, once no transaction committing them is pending; retried until it answers. */
+    private Map<TopicPartition, OffsetAndMetadata> committedOf(Collection<TopicPartition> partitions) {
+      while (true) {
+        try {
+          return consumer.committed(Set.copyOf(partitions), Duration.ofSeconds(10));
+        } catch (WakeupException e) {
+          throw e;
+        } catch (RuntimeException e) {
+          if (stopping) {
+            throw e;
+          }
+          LOG.warn("{}: committed positions of {} unavailable ({}); asking again", name, partitions, e.getMessage());
+        }
+      }
+    }
+
+    private void closeRead(Collection<TopicPartition> partitions) {
+      if (reader != null) {
+        reader.close(shards(partitions));
+      }
+    }
+
     private void refreshView() {
-      assignedView = consumer.assignment().stream().map(TopicPartition::toString).sorted().toList();
+      assignedView = consumer.assignment().stream()
+          .map(tp -> reader == null ? tp.toString() : reader.name(shard(tp))).sorted().toList();
     }
   }
 }

@@ -15,16 +15,23 @@ public final class RabbitMqClients {
   }
 
   public static RabbitMQClient create(Vertx vertx, ServiceConfig config) {
+    return RabbitMQClient.create(vertx, options(config).setAutomaticRecoveryEnabled(true).setReconnectAttempts(Integer.MAX_VALUE)
+        .setReconnectInterval(1000));
+  }
+
+  /** A client that does not reconnect: its owner opens a new one where it wants to continue. */
+  public static RabbitMQClient createUnrecovered(Vertx vertx, ServiceConfig config) {
+    return RabbitMQClient.create(vertx, options(config).setAutomaticRecoveryEnabled(false).setReconnectAttempts(0));
+  }
+
+  private static RabbitMQOptions options(ServiceConfig config) {
     RabbitMQOptions options = new RabbitMQOptions()
         .setUri(config.get("rabbitmq.uri"))
         .setUser(config.get("rabbitmq.user"))
-        .setAutomaticRecoveryEnabled(true)
-        .setReconnectAttempts(Integer.MAX_VALUE)
-        .setReconnectInterval(1000)
         .setConnectionTimeout(3000);
     Secret password = config.secret("RABBITMQ_PASSWORD");
     options.setPassword(password.isPresent() ? password.reveal() : "guest");
-    return RabbitMQClient.create(vertx, options);
+    return options;
   }
 
   public static DependencyCheck check(RabbitMQClient client) {
