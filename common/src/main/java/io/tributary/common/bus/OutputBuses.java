@@ -47,7 +47,7 @@ public final class OutputBuses implements BusPublisher {
     Future<Void> ready = Future.succeededFuture();
     if (buses.stream().anyMatch(b -> b.kind() == BusRef.Kind.RABBITMQ)) {
       out.rabbit = RabbitMqClients.create(vertx, config);
-      out.rabbitPublisher = new RabbitMqPublisher(vertx, out.rabbit, streams);
+      out.rabbitPublisher = new RabbitMqPublisher(vertx.getOrCreateContext(), out.rabbit, streams);
       ready = out.rabbit.start().recover(e -> Future.succeededFuture());
     }
     return ready.map(v -> out);

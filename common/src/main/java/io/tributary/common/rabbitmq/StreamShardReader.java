@@ -36,6 +36,7 @@ public final class StreamShardReader implements ShardReader {
 
   private static final Logger LOG = LoggerFactory.getLogger(StreamShardReader.class);
   private static final long WATCH_MS = 1000;
+  private static final int QUEUE_PER_PREFETCH = 16;
 
   private final Vertx vertx;
   private final Context context;
@@ -115,6 +116,8 @@ public final class StreamShardReader implements ShardReader {
     final int number;
     /** The position after the last message received: where a new connection starts. */
     long next;
+    /** Whether the current connection delivered a message at {@code next} yet: after that, offsets must follow on. */
+    boolean following;
     volatile boolean closed;
     RabbitMQClient client;
     RabbitMQConsumer consumer;
@@ -135,7 +138,9 @@ public final class StreamShardReader implements ShardReader {
           .compose(v -> stream.declare(created))
           .compose(v -> created.basicQos(prefetch))
           .compose(v -> {
-            QueueOptions options = new QueueOptions().setAutoAck(false).setMaxInternalQueueSize(prefetch * 2);
+            // A stream delivers whole chunks, so a consumer can get more than its prefetch at once; the
+            // client drops what does not fit its queue, which the offset check in received() catches.
+            QueueOptions options = new QueueOptions().setAutoAck(false).setMaxInternalQueueSize(prefetch * QUEUE_PER_PREFETCH);
             options.setConsumerArguments(Map.of(SuperStream.OFFSET_HEADER, next));
             return created.basicConsumer(stream.stream(number), options);
           })
@@ -145,6 +150,7 @@ public final class StreamShardReader implements ShardReader {
               return;
             }
             consumer = c;
+            following = false;
             c.handler(m -> received(created, m));
             watch = vertx.setPeriodic(WATCH_MS, t -> {
               if (!closed && (!created.isConnected() || !created.isOpenChannel() || c.isCancelled())) {
@@ -175,6 +181,17 @@ public final class StreamShardReader implements ShardReader {
         ack(from, message.envelope().getDeliveryTag());
         return;
       }
+      if (following && offset > next) {
+        // Offsets of a stream follow on: a gap is a message the client dropped. Read again from it.
+        LOG.warn("{}: offset {} delivered after {}; reading again from {}", stream.stream(number), offset, next - 1, next);
+        reconnect(from, consumer);
+        return;
+      }
+      if (!following && offset > next && next > 0) {
+        LOG.warn("{}: offsets {} to {} are gone from the stream (past its retention); reading on from {}", stream.stream(number), next,
+            offset - 1, offset);
+      }
+      following = true;
       next = offset + 1;
       delivered.add(new Delivery(this, from, message.envelope().getDeliveryTag(), record(message, offset)));
     }
