@@ -10,17 +10,22 @@
 #   deploy/local/run.sh status       show what runs
 #
 # Environment: PIPELINE (default examples/payments.yaml; the demo reference data is loaded for that
-# pipeline only), TRIBUTARY_CONTROL_START_PAUSED=true (the services start paused: load reference data,
-# then POST /control/resume?scope=cluster), TRIBUTARY_CONTROL_TOKEN (default: a random
-# token kept in .local/control-token), KAFKA_PORT (9092), SKIP_BUILD=1, JAVA_OPTS (default -Xmx1g), and
-# any TRIBUTARY_* setting, which every service reads (e.g. TRIBUTARY_KAFKA_PARTITIONS=4 for new topics).
+# pipeline only, or with DEMO_DATA=1 for a variant of it), STACK (a name for a second pipeline's
+# services, so their pid and log files do not clash: .local/STACK-ingest.log, ...), PORT_BASE (8080:
+# ingest on it, enrich and aggregate on the next two), TRIBUTARY_CONTROL_START_PAUSED=true (the
+# services start paused: load reference data, then POST /control/resume?scope=cluster),
+# TRIBUTARY_CONTROL_TOKEN (default: a random token kept in .local/control-token), KAFKA_PORT (9092),
+# SKIP_BUILD=1, JAVA_OPTS (default -Xmx1g), and any TRIBUTARY_* setting, which every service reads
+# (e.g. TRIBUTARY_KAFKA_PARTITIONS=4 for new topics). deploy/local/cascade.sh starts two pipelines.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 STATE="$ROOT/.local"
 PIPELINE=${PIPELINE:-examples/payments.yaml}
 KAFKA_PORT=${KAFKA_PORT:-9092}
-SERVICES=(ingest:8080 enrich:8081 aggregate:8082)
+PORT_BASE=${PORT_BASE:-8080}
+PREFIX=${STACK:+$STACK-}
+SERVICES=("ingest:$PORT_BASE" "enrich:$((PORT_BASE + 1))" "aggregate:$((PORT_BASE + 2))")
 mkdir -p "$STATE"
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -104,10 +109,10 @@ if [ "$MODE" = add ]; then
   service=${2:-}
   case "$service" in ingest|enrich|aggregate) ;; *) echo "usage: $0 add ingest|enrich|aggregate" >&2; exit 64 ;; esac
   pid_alive "$STATE/kafka.pid" || { echo "the stack is not running: start it with $0" >&2; exit 1; }
-  port=8090
-  while port_open 127.0.0.1 $port || [ -e "$STATE/$service-$port.pid" ]; do port=$((port + 1)); done
-  start_service "$service" "$service-$port" "$port"
-  wait_ready "$service-$port" "$port"
+  port=$((PORT_BASE + 10))
+  while port_open 127.0.0.1 $port || [ -e "$STATE/$PREFIX$service-$port.pid" ]; do port=$((port + 1)); done
+  start_service "$service" "$PREFIX$service-$port" "$port"
+  wait_ready "$PREFIX$service-$port" "$port"
   exit 0
 fi
 
@@ -134,19 +139,19 @@ fi
 
 for entry in "${SERVICES[@]}"; do
   name=${entry%%:*}; port=${entry##*:}
-  if pid_alive "$STATE/$name.pid"; then echo "$name: already running"; continue; fi
-  start_service "$name" "$name" "$port"
+  if pid_alive "$STATE/$PREFIX$name.pid"; then echo "$PREFIX$name: already running"; continue; fi
+  start_service "$name" "$PREFIX$name" "$port"
 done
 
 for entry in "${SERVICES[@]}"; do
-  wait_ready "${entry%%:*}" "${entry##*:}"
+  wait_ready "$PREFIX${entry%%:*}" "${entry##*:}"
 done
 
 # The demo's reference data fits only the demo pipeline's look-ups (merchant, blocked_cards).
-if [ "$(cd "$(dirname "$PIPELINE")" && pwd)/$(basename "$PIPELINE")" = "$ROOT/examples/payments.yaml" ]; then
+if [ "${DEMO_DATA:-0}" = 1 ] || [ "$(cd "$(dirname "$PIPELINE")" && pwd)/$(basename "$PIPELINE")" = "$ROOT/examples/payments.yaml" ]; then
   bash deploy/local/demo-data.sh
 else
-  echo "pipeline $PIPELINE is not the demo: no demo reference data loaded; load yours with POST /reference/<lookup> on :8081"
+  echo "pipeline $PIPELINE is not the demo: no demo reference data loaded; load yours with POST /reference/<lookup> on :$((PORT_BASE + 1))"
 fi
 
 cat <<MSG

@@ -89,7 +89,10 @@ final class UpdateRecords {
 
   /** The update record of a window, its JSON written directly (one per changed window: the stage's hottest output). */
   private BusMessage update(WindowState w, Long accepted) {
-    StringBuilder json = new StringBuilder(96 + 24 * w.measures().size()).append("{\"aggregation\":");
+    StringBuilder json = new StringBuilder(128 + 24 * w.measures().size()).append("{\"id\":");
+    // The same window state always gets the same id, so a pipeline reading these updates de-duplicates them.
+    JsonText.appendString(json, w.aggregation() + "|" + w.group() + "|" + w.start() + "|" + w.version());
+    json.append(",\"aggregation\":");
     JsonText.appendString(json, w.aggregation());
     json.append(",\"group\":");
     JsonText.appendString(json, w.group());

@@ -29,7 +29,7 @@ import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The exactly-once contract, proven end to end: a seeded stream goes through the three services,
@@ -56,22 +56,31 @@ class ExactlyOnceIT {
     final DevStack devstack;
     final String store;
     final String storeUri;
+    final String bus;
 
     /**
      * {@code prefix} plus a suffix of this run, so no state of an earlier run is found in the store;
-     * {@code store} is the pipeline's store ({@code redis} or {@code sql}) and {@code storeUri} its address.
+     * {@code store} is the pipeline's store ({@code redis} or {@code sql}) and {@code storeUri} its address;
+     * {@code bus} the kind of the buses between the stages ({@code kafka} or {@code rabbitmq}).
      */
-    Stack(DevStack devstack, String prefix, String store, String storeUri, int aggregateInstances) throws Exception {
-      this.name = prefix + "_" + store + "_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
+    Stack(DevStack devstack, String prefix, String store, String storeUri, int aggregateInstances, String bus) throws Exception {
+      this(devstack, uniqueName(prefix, store, bus), null, store, storeUri, aggregateInstances, bus);
+    }
+
+    /** A stack on the pipeline {@code yaml}, or on the proof's payments pipeline with its reference data when null. */
+    Stack(DevStack devstack, String name, String yaml, String store, String storeUri, int aggregateInstances, String bus) throws Exception {
+      this.name = name;
       this.devstack = devstack;
       this.store = store;
       this.storeUri = storeUri;
+      this.bus = bus;
       Path pipeline = Files.createTempFile(name, ".yaml");
-      Files.writeString(pipeline, pipelineYaml(name, store));
+      Files.writeString(pipeline, yaml != null ? yaml : pipelineYaml(name, store, bus));
       Path logs = Path.of("target", "proof-logs");
       Files.createDirectories(logs);
       Map<String, String> env = Map.of(
           "TRIBUTARY_KAFKA_BOOTSTRAP_SERVERS", devstack.kafkaBootstrapServers(),
+          "TRIBUTARY_RABBITMQ_URI", devstack.rabbitMqUri(),
           store.equals("sql") ? "TRIBUTARY_SQL_URL" : "TRIBUTARY_REDIS_URI", storeUri,
           "TRIBUTARY_CONTROL_TOKEN", TOKEN,
           "TRIBUTARY_KAFKA_SESSION_TIMEOUT_MS", "6000",
@@ -88,8 +97,10 @@ class ExactlyOnceIT {
         aggregates.add(aggregate);
         all.add(aggregate.start(READY));
       }
-      load(enrich, "merchant", "application/x-ndjson", PaymentStream.merchantsNdjson(), PaymentStream.MERCHANTS);
-      load(enrich, "blocked_cards", "text/csv", PaymentStream.blockedCsv(), 10);
+      if (yaml == null) {
+        load(enrich, "merchant", "application/x-ndjson", PaymentStream.merchantsNdjson(), PaymentStream.MERCHANTS);
+        load(enrich, "blocked_cards", "text/csv", PaymentStream.blockedCsv(), 10);
+      }
     }
 
     @Override
@@ -100,7 +111,19 @@ class ExactlyOnceIT {
       } else {
         devstack.deleteRedisKeys(storeUri, "tributary:" + name + ":*");
       }
+      if (bus.equals("rabbitmq")) {
+        List<String> streams = new ArrayList<>();
+        for (int p = 0; p < PARTITIONS; p++) {
+          streams.add(name + ".ingested-" + p);
+          streams.add(name + ".enriched-" + p);
+        }
+        devstack.deleteRabbitMq(streams, List.of(name + ".ingested", name + ".enriched"));
+      }
     }
+  }
+
+  private static String uniqueName(String prefix, String store, String bus) {
+    return prefix + "_" + store + (bus.equals("kafka") ? "" : "_" + bus) + "_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
   }
 
   /** The shared store of a kind: the local Redis, or the local MariaDB standing in for SingleStore. */
@@ -112,22 +135,22 @@ class ExactlyOnceIT {
     return jdbcUrl + (jdbcUrl.contains("?") ? "&" : "?") + "createDatabaseIfNotExist=true";
   }
 
-  @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"redis", "sql"})
-  void aggregatesEqualTheGroundTruth(String store, DevStack devstack) throws Exception {
+  @ParameterizedTest(name = "{0} store, {1} between stages")
+  @CsvSource({"redis, kafka", "sql, kafka", "redis, rabbitmq"})
+  void aggregatesEqualTheGroundTruth(String store, String bus, DevStack devstack) throws Exception {
     PaymentStream stream = new PaymentStream(11, EVENTS, PARTITIONS, 500);
-    try (Stack stack = new Stack(devstack, "proof_plain", store, storeUri(devstack, store), 1)) {
+    try (Stack stack = new Stack(devstack, "proof_plain", store, storeUri(devstack, store), 1, bus)) {
       send(stack, stream, batch -> { });
       verify(devstack, stack.name, stack.aggregates.get(0), stream);
     }
   }
 
-  @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"redis", "sql"})
-  void exactWhileAggregateIsKilledThreeTimesAndEnrichOnce(String store, DevStack devstack) throws Exception {
+  @ParameterizedTest(name = "{0} store, {1} between stages")
+  @CsvSource({"redis, kafka", "sql, kafka", "redis, rabbitmq"})
+  void exactWhileAggregateIsKilledThreeTimesAndEnrichOnce(String store, String bus, DevStack devstack) throws Exception {
     PaymentStream stream = new PaymentStream(12, EVENTS, PARTITIONS, 500);
     int batches = stream.batches.size();
-    try (Stack stack = new Stack(devstack, "proof_kills", store, storeUri(devstack, store), 1)) {
+    try (Stack stack = new Stack(devstack, "proof_kills", store, storeUri(devstack, store), 1, bus)) {
       ServiceProcess aggregate = stack.aggregates.get(0);
       send(stack, stream, batch -> {
         if (batch == batches / 5 || batch == 2 * batches / 5 || batch == 3 * batches / 5) {
@@ -145,12 +168,12 @@ class ExactlyOnceIT {
     }
   }
 
-  @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"redis", "sql"})
-  void exactWhenOneOfTwoAggregateInstancesIsKilled(String store, DevStack devstack) throws Exception {
+  @ParameterizedTest(name = "{0} store, {1} between stages")
+  @CsvSource({"redis, kafka", "sql, kafka", "redis, rabbitmq"})
+  void exactWhenOneOfTwoAggregateInstancesIsKilled(String store, String bus, DevStack devstack) throws Exception {
     PaymentStream stream = new PaymentStream(13, EVENTS, PARTITIONS, 500);
     int batches = stream.batches.size();
-    try (Stack stack = new Stack(devstack, "proof_pair", store, storeUri(devstack, store), 2)) {
+    try (Stack stack = new Stack(devstack, "proof_pair", store, storeUri(devstack, store), 2, bus)) {
       send(stack, stream, batch -> {
         if (batch == batches / 3) {
           stack.aggregates.get(1).kill();
@@ -165,7 +188,7 @@ class ExactlyOnceIT {
     PaymentStream stream = new PaymentStream(14, EVENTS, PARTITIONS, 500);
     int batches = stream.batches.size();
     try (RedisServer redis = RedisServer.create(true).start();
-         Stack stack = new Stack(devstack, "proof_restart", "redis", redis.uri(), 1)) {
+         Stack stack = new Stack(devstack, "proof_restart", "redis", redis.uri(), 1, "kafka")) {
       send(stack, stream, batch -> {
         if (batch == batches / 3) {
           redis.kill();
@@ -183,7 +206,7 @@ class ExactlyOnceIT {
     PaymentStream stream = new PaymentStream(15, EVENTS, PARTITIONS, 500);
     int batches = stream.batches.size();
     try (MariaDbServer sql = MariaDbServer.create().start();
-         Stack stack = new Stack(devstack, "proof_restart", "sql", sql.jdbcUrl("tributary_it"), 1)) {
+         Stack stack = new Stack(devstack, "proof_restart", "sql", sql.jdbcUrl("tributary_it"), 1, "kafka")) {
       send(stack, stream, batch -> {
         if (batch == batches / 3) {
           sql.kill();
@@ -194,6 +217,101 @@ class ExactlyOnceIT {
       });
       verify(devstack, stack.name, stack.aggregates.get(0), stream);
     }
+  }
+
+  /**
+   * Two pipelines in a row: the payments pipeline with RabbitMQ between its stages, and the shipped
+   * risk pipeline (examples/risk.yaml) reading its window updates from Kafka. The payments aggregate
+   * and the risk ingest are SIGKILLed mid-stream; the risk pipeline's daily peaks must equal those of
+   * the ground truth's windows.
+   */
+  @Test
+  void exactAcrossTwoCascadedPipelinesOverRabbitMqAndKafka(DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(16, EVENTS, PARTITIONS, 500);
+    int batches = stream.batches.size();
+    String redis = devstack.redisUri();
+    try (Stack payments = new Stack(devstack, "cascade_pay", "redis", redis, 1, "rabbitmq")) {
+      String riskName = uniqueName("cascade_risk", "redis", "kafka");
+      String riskYaml = Files.readString(Path.of("..", "examples", "risk.yaml"))
+          .replace("pipeline: risk", "pipeline: " + riskName)
+          .replace("kafka:aggregates.updates", "kafka:" + payments.name + ".updates")
+          .replace("kafka:risk.", "kafka:" + riskName + ".");
+      try (Stack risk = new Stack(devstack, riskName, riskYaml, "redis", redis, 1, "kafka")) {
+        ServiceProcess aggregate = payments.aggregates.get(0);
+        send(payments, stream, batch -> {
+          if (batch == batches / 3) {
+            aggregate.kill();
+            aggregate.start(READY);
+          }
+          if (batch == 2 * batches / 3) {
+            risk.ingest.kill();
+            risk.ingest.start(READY);
+          }
+        });
+        Map<String, TreeMap<Long, double[]>> expected = dailyPeaks(stream);
+        long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
+        List<String> differences = peakDifferences(risk.aggregates.get(0), expected);
+        while (!differences.isEmpty() && System.nanoTime() < deadline) {
+          Thread.sleep(2000);
+          differences = peakDifferences(risk.aggregates.get(0), expected);
+        }
+        assertThat(differences).as("daily peaks that differ from the ground truth").isEmpty();
+        assertThat(expected).hasSizeGreaterThan(Math.min(900, EVENTS / 10));
+      }
+    }
+  }
+
+  /** Per {@code aggregation|group} and day, the largest final total and count of its windows that start that day. */
+  private static Map<String, TreeMap<Long, double[]>> dailyPeaks(PaymentStream stream) {
+    Map<String, TreeMap<Long, double[]>> peaks = new HashMap<>();
+    stream.truth.forEach((aggregation, groups) -> groups.forEach((group, windows) -> windows.forEach((start, window) -> {
+      long day = Math.floorDiv(start, Duration.ofDays(1).toMillis()) * Duration.ofDays(1).toMillis();
+      double[] peak = peaks.computeIfAbsent(aggregation + "|" + group, g -> new TreeMap<>())
+          .computeIfAbsent(day, d -> new double[] {Double.NEGATIVE_INFINITY, 0});
+      peak[0] = Math.max(peak[0], window.total);
+      peak[1] = Math.max(peak[1], window.count);
+    })));
+    return peaks;
+  }
+
+  /** The windows the REST API answers for a group, or null, with the reason added to {@code out}, when it does not answer 200. */
+  private static JsonArray windows(ServiceProcess aggregate, String aggregation, String group, List<String> out) throws Exception {
+    String url = aggregate.url("/aggregates/" + aggregation + "/" + URLEncoder.encode(group, StandardCharsets.UTF_8));
+    HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+    if (response.statusCode() != 200) {
+      out.add(url + " answered " + response.statusCode());
+      return null;
+    }
+    return new JsonObject(response.body()).getJsonArray("windows");
+  }
+
+  private List<String> peakDifferences(ServiceProcess aggregate, Map<String, TreeMap<Long, double[]>> expected) throws Exception {
+    List<String> out = new ArrayList<>();
+    for (Map.Entry<String, TreeMap<Long, double[]>> group : expected.entrySet()) {
+      JsonArray windows = windows(aggregate, "daily_peaks", group.getKey(), out);
+      if (windows == null) {
+        continue;
+      }
+      Map<Long, JsonObject> actual = new TreeMap<>();
+      for (int i = 0; i < windows.size(); i++) {
+        actual.put(windows.getJsonObject(i).getLong("start"), windows.getJsonObject(i).getJsonObject("measures"));
+      }
+      if (!actual.keySet().equals(group.getValue().keySet())) {
+        out.add(group.getKey() + ": days " + actual.keySet() + " expected " + group.getValue().keySet());
+        continue;
+      }
+      group.getValue().forEach((day, peak) -> {
+        JsonObject m = actual.get(day);
+        if (Math.abs(m.getDouble("peak_total") - peak[0]) > 1e-6 * Math.max(1, peak[0]) || m.getDouble("peak_count") != peak[1]) {
+          out.add(group.getKey() + "@" + day + ": " + m.encode() + " expected peak_total " + peak[0] + ", peak_count " + peak[1]);
+        }
+      });
+      if (out.size() > 20) {
+        return out;
+      }
+    }
+    return out;
   }
 
   /** Waits until the instance holds partitions, so the next kill hits it while it works. */
@@ -318,15 +436,11 @@ class ExactlyOnceIT {
     List<String> out = new ArrayList<>();
     for (Map.Entry<String, Map<String, TreeMap<Long, PaymentStream.Expected>>> byAggregation : stream.truth.entrySet()) {
       for (Map.Entry<String, TreeMap<Long, PaymentStream.Expected>> byGroup : byAggregation.getValue().entrySet()) {
-        String url = aggregate.url("/aggregates/" + byAggregation.getKey() + "/" + URLEncoder.encode(byGroup.getKey(), StandardCharsets.UTF_8));
-        HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build(),
-            HttpResponse.BodyHandlers.ofString());
-        if (response.statusCode() != 200) {
-          out.add(url + " answered " + response.statusCode());
+        JsonArray windows = windows(aggregate, byAggregation.getKey(), byGroup.getKey(), out);
+        if (windows == null) {
           continue;
         }
         Map<Long, JsonObject> actual = new HashMap<>();
-        JsonArray windows = new JsonObject(response.body()).getJsonArray("windows");
         for (int i = 0; i < windows.size(); i++) {
           JsonObject w = windows.getJsonObject(i);
           actual.put(w.getLong("start"), w.getJsonObject("measures"));
@@ -385,7 +499,7 @@ class ExactlyOnceIT {
     return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  private static String pipelineYaml(String name, String store) {
+  private static String pipelineYaml(String name, String store, String bus) {
     return """
         pipeline: %1$s
         store: %2$s
@@ -414,11 +528,11 @@ class ExactlyOnceIT {
             retention: 24h
             measures: {count: count(), total: sum(amount), mean: avg(amount)}
         buses:
-          ingested: kafka:%1$s.ingested
-          enriched: kafka:%1$s.enriched
+          ingested: %3$s:%1$s.ingested
+          enriched: %3$s:%1$s.enriched
           updates: kafka:%1$s.updates
           deadLetter: kafka:%1$s.dlq
-        """.formatted(name, store);
+        """.formatted(name, store, bus);
   }
 
   private static int freePort() throws Exception {

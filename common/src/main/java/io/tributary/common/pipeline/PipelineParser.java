@@ -417,6 +417,12 @@ public final class PipelineParser {
       return true;
     }
     int dot = ref.indexOf('.');
+    FieldSpec parent = dot < 0 ? null : schema.field(ref.substring(0, dot));
+    if (parent != null && parent.type() == FieldType.OBJECT && ref.indexOf('.', dot + 1) < 0) {
+      // A field one level inside an object field (measures.total of an upstream's update record):
+      // its type is not declared, so a measure that needs a number skips events where it is not one.
+      return true;
+    }
     String lookupName = dot < 0 ? ref : ref.substring(0, dot);
     Optional<Lookup> lookup = lookups.stream().filter(l -> l.name().equals(lookupName)).findFirst();
     if (lookup.isEmpty()) {

@@ -136,6 +136,18 @@ class PipelineParserTest {
   }
 
   @Test
+  void cascadeExampleReadsTheDemosUpdatesAndDeDuplicatesThemById() {
+    Pipeline risk = PipelineParser.parse(Path.of("..", "examples", "risk.yaml"));
+    assertThat(risk.sources()).containsExactly(new BusRef(BusRef.Kind.KAFKA, "aggregates.updates"));
+    assertThat(risk.sources()).contains(PipelineParser.parse(Path.of(DEMO)).buses().updates());
+    assertThat(risk.schema().idField()).isEqualTo("id");
+    assertThat(risk.schema().timeField()).isEqualTo("windowStart");
+    Aggregation peaks = risk.aggregation("daily_peaks").orElseThrow();
+    assertThat(peaks.groupBy()).containsExactly("aggregation", "group");
+    assertThat(peaks.measures().values()).extracting(Measure::function).containsOnly(Measure.Function.MAX);
+  }
+
+  @Test
   void unknownBusAndFieldTypeAreRejected() {
     String yaml = valid().replace("amount: number", "amount: decimal") + "buses:\n  enriched: nats:x\n";
     PipelineException e = org.junit.jupiter.api.Assertions.assertThrows(PipelineException.class,
