@@ -125,6 +125,9 @@ public final class KafkaBroker implements AutoCloseable {
     props.setProperty("offsets.topic.num.partitions", "8");
     props.setProperty("transaction.state.log.replication.factor", "1");
     props.setProperty("transaction.state.log.min.isr", "1");
+    // Tests kill producers mid-transaction: abort a timed-out transaction within a second of its
+    // timeout (default: checked every 10 s), so read_committed readers are not held up longer.
+    props.setProperty("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000");
     props.setProperty("share.coordinator.state.topic.replication.factor", "1");
     props.setProperty("share.coordinator.state.topic.min.isr", "1");
     props.setProperty("group.initial.rebalance.delay.ms", "0");
