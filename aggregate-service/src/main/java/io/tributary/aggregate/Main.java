@@ -10,7 +10,6 @@ import io.vertx.core.Deployable;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /** The aggregate stage: exactly-once windowed aggregations with their state in Redis or SQL. */
 public final class Main {
@@ -26,8 +25,7 @@ public final class Main {
 
   static Set<Dependency> dependencies(Pipeline pipeline) {
     Set<Dependency> needs = EnumSet.of(Dependency.KAFKA, pipeline.store() == Store.SQL ? Dependency.SQL : Dependency.REDIS);
-    if (Stream.of(pipeline.buses().enriched(), pipeline.buses().updates(), pipeline.buses().deadLetter())
-        .anyMatch(b -> b.kind() == BusRef.Kind.RABBITMQ)) {
+    if (BusRef.anyRabbitMq(List.of(pipeline.buses().enriched(), pipeline.buses().updates(), pipeline.buses().deadLetter()))) {
       needs.add(Dependency.RABBITMQ);
     }
     return needs;

@@ -10,7 +10,6 @@ import io.vertx.core.Deployable;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /** The enrich stage: batched reference look-ups between the ingested and the enriched bus. */
 public final class Main {
@@ -32,8 +31,7 @@ public final class Main {
     if (pipeline.lookups().stream().anyMatch(l -> l.store() == Store.SQL)) {
       needs.add(Dependency.SQL);
     }
-    if (Stream.of(pipeline.buses().ingested(), pipeline.buses().enriched(), pipeline.buses().deadLetter())
-        .anyMatch(b -> b.kind() == BusRef.Kind.RABBITMQ)) {
+    if (BusRef.anyRabbitMq(List.of(pipeline.buses().ingested(), pipeline.buses().enriched(), pipeline.buses().deadLetter()))) {
       needs.add(Dependency.RABBITMQ);
     }
     return needs;

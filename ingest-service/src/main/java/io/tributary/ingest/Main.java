@@ -6,10 +6,10 @@ import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
 import io.vertx.core.Deployable;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /** The ingest stage: validates events from HTTP (and configured sources) and writes them to the ingested bus. */
 public final class Main {
@@ -25,10 +25,11 @@ public final class Main {
 
   static Set<Dependency> dependencies(Pipeline pipeline) {
     Set<Dependency> needs = EnumSet.of(Dependency.KAFKA);
-    Stream.concat(Stream.of(pipeline.buses().ingested(), pipeline.buses().deadLetter()), pipeline.sources().stream())
-        .filter(bus -> bus.kind() == BusRef.Kind.RABBITMQ)
-        .findAny()
-        .ifPresent(bus -> needs.add(Dependency.RABBITMQ));
+    List<BusRef> buses = new ArrayList<>(List.of(pipeline.buses().ingested(), pipeline.buses().deadLetter()));
+    buses.addAll(pipeline.sources());
+    if (BusRef.anyRabbitMq(buses)) {
+      needs.add(Dependency.RABBITMQ);
+    }
     return needs;
   }
 

@@ -9,6 +9,8 @@ public final class EventHeaders {
   public static final String TIME = "tributary-time";
   /** When ingest accepted the event, epoch milliseconds: the start of end-to-end latency. */
   public static final String ACCEPTED = "tributary-accepted";
+  /** The entity key, on a bus whose routing key carries something else (a RabbitMQ super stream's partition). */
+  public static final String KEY = "tributary-key";
   /** Why an event was dead-lettered. */
   public static final String REASON = "tributary-reason";
 

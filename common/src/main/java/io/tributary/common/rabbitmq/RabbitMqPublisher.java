@@ -97,7 +97,7 @@ public final class RabbitMqPublisher implements BusPublisher {
     if (stream != null) {
       routingKey = stream.routingKey(message.key());
       if (message.key() != null) {
-        headers.put(SuperStream.KEY_HEADER, message.key());
+        headers.put(EventHeaders.KEY, message.key());
       }
       headers.put(EventHeaders.ACCEPTED, String.valueOf(message.timestamp() >= 0 ? message.timestamp() : System.currentTimeMillis()));
     } else {

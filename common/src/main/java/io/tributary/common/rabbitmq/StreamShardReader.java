@@ -209,7 +209,7 @@ public final class StreamShardReader implements ShardReader {
           }
           String value = h.getValue().toString();
           switch (h.getKey()) {
-            case SuperStream.KEY_HEADER -> key = value;
+            case EventHeaders.KEY -> key = value;
             case EventHeaders.ACCEPTED -> accepted = parseLong(value);
             default -> headers.put(h.getKey(), value);
           }

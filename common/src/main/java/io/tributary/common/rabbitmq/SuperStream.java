@@ -25,8 +25,6 @@ import java.util.Map;
  */
 public record SuperStream(String name, int partitions, String maxAge) {
 
-  /** The entity key of a message (AMQP's routing key carries the partition). */
-  public static final String KEY_HEADER = "tributary-key";
   /** The offset RabbitMQ gives each message of a stream, on delivery. */
   static final String OFFSET_HEADER = "x-stream-offset";
 
