@@ -87,11 +87,7 @@ public final class DevStack {
   }
 
   /**
-   * Deletes the keys matching {@code pattern} from the local Redis, so a test leaves no state behind
-   * (uses {@code redis-cli}, which comes with redis-server).
-   */
-  /**
-   * Drops what a pipeline left in a SQL store: its window tables and views, and its rows of the shared
+   * Drops what a pipeline left in a SQL store: its window, distinct and history tables and views, and its rows of the shared
    * position, id and outbox tables (through the {@code mariadb} command line, as deleteRedisKeys uses redis-cli).
    */
   public void deleteSqlState(String jdbcUrl, String pipeline) {
@@ -100,7 +96,7 @@ public final class DevStack {
     String safe = pipeline.replaceAll("[^A-Za-z0-9_]", "_");
     String client = "mariadb -h " + uri.getHost() + " -P " + uri.getPort() + " -u" + jdbcUser() + " " + database;
     String command = client + " -N -e \"SELECT CONCAT('DROP ', IF(TABLE_TYPE = 'VIEW', 'VIEW', 'TABLE'), ' IF EXISTS \\`', TABLE_NAME, '\\`;')"
-        + " FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME REGEXP '^tributary_[wdv]_" + safe + "_'\" | " + client
+        + " FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME REGEXP '^tributary_[wdvh]_" + safe + "_'\" | " + client
         + "; " + client + " -e \"DELETE FROM tributary_position WHERE pipeline = '" + safe + "'; DELETE FROM tributary_seen WHERE pipeline = '"
         + safe + "'; DELETE FROM tributary_outbox WHERE pipeline = '" + safe + "'\" 2>/dev/null";
     run(command);
@@ -131,6 +127,10 @@ public final class DevStack {
     }
   }
 
+  /**
+   * Deletes the keys matching {@code pattern} from the local Redis, so a test leaves no state behind
+   * (uses {@code redis-cli}, which comes with redis-server).
+   */
   public void deleteRedisKeys(String redisUri, String pattern) {
     URI uri = URI.create(redisUri);
     String command = "redis-cli -h " + uri.getHost() + " -p " + uri.getPort() + " --scan --pattern '" + pattern.replace("'", "")

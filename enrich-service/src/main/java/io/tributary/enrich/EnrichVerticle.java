@@ -25,6 +25,7 @@ public final class EnrichVerticle extends VerticleBase {
   private final ServiceContext service;
   private final ServiceHttpServer http;
   private ReferenceStore store;
+  private HistoryStores histories;
   private StageClients clients;
   private InputBus consumer;
 
@@ -37,6 +38,7 @@ public final class EnrichVerticle extends VerticleBase {
   public Future<?> start() {
     BusRef input = service.pipeline().buses().ingested();
     store = new ReferenceStores(vertx, service.config(), service.pipeline());
+    histories = new HistoryStores(vertx, service.config(), service.pipeline());
     initStore(500);
     LookupResolver resolver = new LookupResolver(store, service.pipeline().lookups(), service.registry(), service.pipeline().name());
     List<BusRef> outputs = List.of(service.pipeline().buses().enriched(), service.pipeline().buses().deadLetter());
@@ -45,7 +47,8 @@ public final class EnrichVerticle extends VerticleBase {
           clients = created;
           service.readiness().register(clients.topics().check());
           consumer = InputBuses.create(service, clients, context, "enrich", input, service.pipeline().consumerGroup("enrich"),
-              new EnrichProcessor(service.pipeline(), resolver, clients.buses(), service.metrics()),
+              new EnrichProcessor(service.pipeline(), resolver, histories, histories.plans(), clients.buses(), service.metrics(),
+                  service.registry()),
               new InputBus.Rebalance() { }, InputBus.Commit.WITH_OUTPUTS);
           service.control().addStatus(() -> new JsonObject()
               .put("assignedPartitions", consumer.assignedShards())
@@ -62,10 +65,13 @@ public final class EnrichVerticle extends VerticleBase {
         });
   }
 
-  /** Prepares the reference store (SQL tables); the store may be down at start, so this retries until it succeeds. */
+  /**
+   * Prepares the reference and history stores (SQL tables, the Redis function); a store may be down
+   * at start, so this retries until it succeeds.
+   */
   private void initStore(long backoffMs) {
-    store.init().onFailure(e -> {
-      LOG.warn("cannot prepare the reference store yet ({}); retrying in {} ms", e.getMessage(), backoffMs);
+    Future.all(store.init(), histories.init()).onFailure(e -> {
+      LOG.warn("cannot prepare the reference and history stores yet ({}); retrying in {} ms", e.getMessage(), backoffMs);
       vertx.setTimer(backoffMs, t -> initStore(Math.min(backoffMs * 2, 10_000)));
     });
   }
@@ -75,6 +81,6 @@ public final class EnrichVerticle extends VerticleBase {
     return http.stop()
         .compose(v -> consumer == null ? Future.succeededFuture() : consumer.stop())
         .compose(v -> clients == null ? Future.succeededFuture() : clients.close())
-        .onComplete(v -> store.close());
+        .onComplete(v -> Future.all(store.close(), histories.close()));
   }
 }

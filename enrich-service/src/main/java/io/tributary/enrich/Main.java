@@ -11,7 +11,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
-/** The enrich stage: batched reference look-ups between the ingested and the enriched bus. */
+/** The enrich stage: batched reference look-ups and event histories between the ingested and the enriched bus. */
 public final class Main {
 
   public static final ServiceLauncher.Stage STAGE = new ServiceLauncher.Stage("enrich", Main::dependencies, Main::verticles);
@@ -25,10 +25,13 @@ public final class Main {
 
   static Set<Dependency> dependencies(Pipeline pipeline) {
     Set<Dependency> needs = EnumSet.of(Dependency.KAFKA);
-    if (pipeline.lookups().stream().anyMatch(l -> l.store() == Store.REDIS)) {
+    Set<Store> stores = EnumSet.noneOf(Store.class);
+    pipeline.lookups().forEach(l -> stores.add(l.store()));
+    pipeline.histories().forEach(h -> stores.add(h.store()));
+    if (stores.contains(Store.REDIS)) {
       needs.add(Dependency.REDIS);
     }
-    if (pipeline.lookups().stream().anyMatch(l -> l.store() == Store.SQL)) {
+    if (stores.contains(Store.SQL)) {
       needs.add(Dependency.SQL);
     }
     if (BusRef.anyRabbitMq(List.of(pipeline.buses().ingested(), pipeline.buses().enriched(), pipeline.buses().deadLetter()))) {

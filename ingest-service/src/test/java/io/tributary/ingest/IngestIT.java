@@ -194,7 +194,7 @@ class IngestIT {
   @Test
   void anInstanceStartedPausedTakesNothingUntilResumed() throws Exception {
     // Without the sources, so that this instance takes no share of the other's source partitions.
-    Pipeline httpOnly = new Pipeline(PIPELINE.name(), PIPELINE.store(), PIPELINE.schema(), List.of(), List.of(), PIPELINE.buses(), List.of());
+    Pipeline httpOnly = new Pipeline(PIPELINE.name(), PIPELINE.store(), PIPELINE.schema(), List.of(), List.of(), List.of(), PIPELINE.buses(), List.of());
     try (Harness.Service paused = Harness.start(Main.STAGE, httpOnly, Map.of(
         "TRIBUTARY_KAFKA_BOOTSTRAP_SERVERS", kafka,
         "TRIBUTARY_CONTROL_START_PAUSED", "true"))) {

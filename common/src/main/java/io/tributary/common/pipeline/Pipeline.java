@@ -5,7 +5,7 @@ import java.util.Optional;
 
 /**
  * A parsed pipeline file: the schema every event must satisfy, the look-ups that enrich it, the
- * aggregations kept over it and the buses that chain the stages. {@code store} holds the
+ * histories that keep its events and add their features to it, the aggregations kept over it and the buses that chain the stages. {@code store} holds the
  * aggregation state and is the look-ups' store unless one names its own. Immutable and free of I/O.
  */
 public record Pipeline(
@@ -13,12 +13,14 @@ public record Pipeline(
     Store store,
     Schema schema,
     List<Lookup> lookups,
+    List<History> histories,
     List<Aggregation> aggregations,
     Buses buses,
     List<BusRef> sources) {
 
   public Pipeline {
     lookups = List.copyOf(lookups);
+    histories = List.copyOf(histories);
     aggregations = List.copyOf(aggregations);
     sources = List.copyOf(sources);
   }

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -37,12 +38,20 @@ public final class PipelineParser {
   private static final Pattern NAME = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]*");
   private static final Pattern FIELD_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final Pattern MEASURE = Pattern.compile("\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*\\(\\s*([^()\\s]*)\\s*\\)\\s*");
-  private static final Set<String> TOP_LEVEL = Set.of("pipeline", "store", "schema", "lookups", "aggregations", "buses", "sources");
+  private static final Set<String> TOP_LEVEL = Set.of("pipeline", "store", "schema", "lookups", "histories", "aggregations", "buses",
+      "sources");
   private static final Set<String> SCHEMA_KEYS = Set.of("id", "key", "time", "fields");
   private static final Set<String> TIME_KEYS = Set.of("field", "maxAhead");
   private static final Set<String> FIELD_KEYS = Set.of("type", "required");
   private static final Set<String> LOOKUP_KEYS = Set.of("name", "kind", "store", "by", "fields", "onMissing", "action", "cache", "table");
   private static final Set<String> CACHE_KEYS = Set.of("size", "ttl");
+  private static final Set<String> HISTORY_KEYS = Set.of("name", "by", "store", "keep", "retention", "features", "matches");
+  private static final Set<String> OVER_KEYS = Set.of("measure", "last");
+  private static final Set<String> LATEST_KEYS = Set.of("latest", "n");
+  private static final Set<String> MATCHES_KEYS = Set.of("last", "limit");
+  private static final int MAX_LATEST = 100;
+  private static final int MAX_MATCHES = 1000;
+  private static final Duration MAX_HISTORY_WINDOW = Duration.ofDays(400);
   private static final Set<String> AGGREGATION_KEYS = Set.of("name", "groupBy", "window", "allowedLateness", "retention", "measures");
   private static final Set<String> WINDOW_KEYS = Set.of("tumbling", "hopping", "every");
   private static final Set<String> BUS_KEYS = Set.of("ingested", "enriched", "updates", "deadLetter");
@@ -86,13 +95,14 @@ public final class PipelineParser {
     Store store = enumValue(entries.get("store"), "store", Store.class, Store.REDIS);
     Schema schema = schema(entries.get("schema"), top);
     List<Lookup> lookups = lookups(entries.get("lookups"), schema, store);
-    List<Aggregation> aggregations = aggregations(entries.get("aggregations"), schema, lookups);
+    List<History> histories = histories(entries.get("histories"), schema, lookups, store);
+    List<Aggregation> aggregations = aggregations(entries.get("aggregations"), schema, lookups, histories);
     Buses buses = buses(entries.get("buses"));
     List<BusRef> sources = sources(entries.get("sources"));
     if (!problems.isEmpty()) {
       throw new PipelineException(source, problems);
     }
-    return new Pipeline(name, store, schema, lookups, aggregations, buses, sources);
+    return new Pipeline(name, store, schema, lookups, histories, aggregations, buses, sources);
   }
 
   // ---- schema ------------------------------------------------------------------------------
@@ -269,9 +279,164 @@ public final class PipelineParser {
     return new Lookup.NearCache(size.intValue(), ttl);
   }
 
+  // ---- histories ---------------------------------------------------------------------------
+
+  private List<History> histories(Node node, Schema schema, List<Lookup> lookups, Store pipelineStore) {
+    List<History> histories = new ArrayList<>();
+    if (node == null) {
+      return histories;
+    }
+    Set<String> names = new HashSet<>();
+    lookups.forEach(l -> names.add(l.name()));
+    int i = 0;
+    for (Node item : sequence(node, "histories")) {
+      String path = itemPath(item, "histories", i++);
+      Map<String, Node> e = mapping(item, path, HISTORY_KEYS);
+      String name = requiredName(e, "name", path + ".name", item);
+      if (name != null) {
+        if (!names.add(name)) {
+          problem(e.get("name"), path, "is declared twice (history and look-up names share the event's field space)");
+        }
+        if (schema.fields().containsKey(name)) {
+          problem(e.get("name"), path, "has the name of a schema field; history names and field names must differ");
+        }
+      }
+      List<String> by = new ArrayList<>();
+      if (e.containsKey("by")) {
+        Node byNode = e.get("by");
+        for (Node b : byNode instanceof ScalarNode ? List.of(byNode) : sequence(byNode, path + ".by")) {
+          String field = fieldName(b, path + ".by");
+          if (field != null && !schema.fields().containsKey(field)) {
+            problem(b, path + ".by", "names '" + field + "', which is not a field of the schema");
+          } else if (field != null) {
+            by.add(field);
+          }
+        }
+        if (schema.keyField() != null && !by.isEmpty() && !by.contains(schema.keyField())) {
+          problem(byNode, path + ".by", "must include the entity key '" + schema.keyField() + "': a key's events must all"
+              + " come through one partition, in order, for its features to be the same on every replay");
+        }
+      } else if (schema.keyField() != null) {
+        by.add(schema.keyField());
+      }
+      Store store = enumValue(e.get("store"), path + ".store", Store.class, pipelineStore);
+      Set<String> keep = new LinkedHashSet<>();
+      if (e.containsKey("keep")) {
+        for (Node k : sequence(e.get("keep"), path + ".keep")) {
+          String ref = scalar(k, path + ".keep");
+          if (ref != null && checkFieldRef(k, path + ".keep", ref, schema, lookups, List.of(), false)) {
+            keep.add(ref);
+          }
+        }
+      }
+      Map<String, History.Feature> features = new LinkedHashMap<>();
+      if (!e.containsKey("features") && !e.containsKey("matches")) {
+        problem(item, path + ".features", "is missing: a history adds features to events, or emits matches");
+      }
+      if (e.containsKey("features")) {
+        for (NodeTuple tuple : tuples(e.get("features"), path + ".features")) {
+          String featureName = fieldName(tuple.getKeyNode(), path + ".features");
+          if (featureName == null) {
+            continue;
+          }
+          History.Feature feature = feature(tuple.getValueNode(), path + ".features." + featureName, featureName, schema, lookups);
+          if (feature instanceof History.Over over && over.measure().field() != null) {
+            keep.add(over.measure().field());
+          } else if (feature instanceof History.Latest latest) {
+            keep.add(latest.field());
+          }
+          if (feature != null) {
+            features.put(featureName, feature);
+          }
+        }
+      }
+      History.Matches matches = e.containsKey("matches") ? matches(e.get("matches"), path + ".matches") : null;
+      Duration longest = Duration.ZERO;
+      for (History.Feature f : features.values()) {
+        if (f instanceof History.Over over && over.last().compareTo(longest) > 0) {
+          longest = over.last();
+        }
+      }
+      if (matches != null && matches.last().compareTo(longest) > 0) {
+        longest = matches.last();
+      }
+      Duration retention = longest;
+      if (e.containsKey("retention")) {
+        Duration declared = duration(e.get("retention"), path + ".retention");
+        if (declared != null && declared.compareTo(longest) < 0) {
+          problem(e.get("retention"), path + ".retention", "(" + Durations.format(declared) + ") is shorter than the longest"
+              + " feature window (" + Durations.format(longest) + "): its features would miss stored events");
+        } else if (declared != null) {
+          retention = declared;
+        }
+      }
+      if (retention.isZero()) {
+        retention = Duration.ofDays(1);
+      }
+      if (matches != null && histories.stream().anyMatch(h -> h.matches() != null)) {
+        problem(e.get("matches"), path + ".matches", "only one history may emit matches: each event fans out once");
+      }
+      histories.add(new History(name, by, store, new ArrayList<>(keep), retention, features, matches));
+    }
+    return histories;
+  }
+
+  private History.Feature feature(Node node, String path, String name, Schema schema, List<Lookup> lookups) {
+    if (!(node instanceof MappingNode map)) {
+      problem(node, path, "must be {measure: FUNCTION(FIELD), last: DURATION} or {latest: FIELD, n: COUNT}");
+      return null;
+    }
+    boolean latest = map.getValue().stream().anyMatch(t -> t.getKeyNode() instanceof ScalarNode k && k.getValue().equals("latest"));
+    Map<String, Node> e = mapping(node, path, latest ? LATEST_KEYS : OVER_KEYS);
+    if (latest) {
+      String ref = scalar(e.get("latest"), path + ".latest");
+      if (ref == null || !checkFieldRef(e.get("latest"), path + ".latest", ref, schema, lookups, List.of(), false)) {
+        return null;
+      }
+      Long n = e.containsKey("n") ? integer(e.get("n"), path + ".n") : Long.valueOf(1);
+      if (n == null || n < 1 || n > MAX_LATEST) {
+        problem(e.getOrDefault("n", node), path + ".n", "must be a whole number between 1 and " + MAX_LATEST);
+        return null;
+      }
+      return new History.Latest(name, ref, n.intValue());
+    }
+    if (!e.containsKey("measure") || !e.containsKey("last")) {
+      problem(node, path, "needs 'measure' (e.g. sum(amount)) and 'last' (e.g. 1h)");
+      return null;
+    }
+    String text = scalar(e.get("measure"), path + ".measure");
+    Measure measure = text == null ? null : measure(e.get("measure"), path + ".measure", name, text, schema, lookups, List.of());
+    Duration last = historyWindow(e.get("last"), path + ".last");
+    return measure == null || last == null ? null : new History.Over(name, measure, last);
+  }
+
+  private Duration historyWindow(Node node, String path) {
+    Duration d = positiveDuration(node, path);
+    if (d != null && d.compareTo(MAX_HISTORY_WINDOW) > 0) {
+      problem(node, path, "(" + Durations.format(d) + ") is longer than " + Durations.format(MAX_HISTORY_WINDOW));
+      return null;
+    }
+    return d;
+  }
+
+  private History.Matches matches(Node node, String path) {
+    Map<String, Node> e = mapping(node, path, MATCHES_KEYS);
+    if (!e.containsKey("last")) {
+      problem(node, path + ".last", "is missing: how far back a stored event still matches, e.g. 1h");
+      return null;
+    }
+    Duration last = historyWindow(e.get("last"), path + ".last");
+    Long limit = e.containsKey("limit") ? integer(e.get("limit"), path + ".limit") : Long.valueOf(10);
+    if (limit == null || limit < 1 || limit > MAX_MATCHES) {
+      problem(e.getOrDefault("limit", node), path + ".limit", "must be a whole number between 1 and " + MAX_MATCHES);
+      return null;
+    }
+    return last == null ? null : new History.Matches(last, limit.intValue());
+  }
+
   // ---- aggregations ------------------------------------------------------------------------
 
-  private List<Aggregation> aggregations(Node node, Schema schema, List<Lookup> lookups) {
+  private List<Aggregation> aggregations(Node node, Schema schema, List<Lookup> lookups, List<History> histories) {
     List<Aggregation> aggregations = new ArrayList<>();
     if (node == null) {
       return aggregations;
@@ -295,7 +460,7 @@ public final class PipelineParser {
         List<Node> items = groupNode instanceof ScalarNode ? List.of(groupNode) : sequence(groupNode, path + ".groupBy");
         for (Node g : items) {
           String ref = scalar(g, path + ".groupBy");
-          if (ref != null && checkFieldRef(g, path + ".groupBy", ref, schema, lookups, false)) {
+          if (ref != null && checkFieldRef(g, path + ".groupBy", ref, schema, lookups, histories, false)) {
             groupBy.add(ref);
           }
         }
@@ -320,7 +485,7 @@ public final class PipelineParser {
       if (retention == null && window != null) {
         retention = window.size().plus(lateness);
       }
-      Map<String, Measure> measures = measures(e.get("measures"), path + ".measures", item, schema, lookups);
+      Map<String, Measure> measures = measures(e.get("measures"), path + ".measures", item, schema, lookups, histories);
       aggregations.add(new Aggregation(name, groupBy, window, lateness, retention, measures));
     }
     return aggregations;
@@ -360,7 +525,8 @@ public final class PipelineParser {
     return WindowSpec.hopping(size, every);
   }
 
-  private Map<String, Measure> measures(Node node, String path, Node parent, Schema schema, List<Lookup> lookups) {
+  private Map<String, Measure> measures(Node node, String path, Node parent, Schema schema, List<Lookup> lookups,
+      List<History> histories) {
     Map<String, Measure> measures = new LinkedHashMap<>();
     if (node == null) {
       problem(parent, path, "is missing: give at least one measure, e.g. {count: count()}");
@@ -372,33 +538,10 @@ public final class PipelineParser {
       if (name == null || text == null) {
         continue;
       }
-      String measurePath = path + "." + name;
-      Matcher m = MEASURE.matcher(text);
-      if (!m.matches()) {
-        problem(tuple.getValueNode(), measurePath, "'" + text + "' is not a measure; write FUNCTION(FIELD), e.g. sum(amount)");
-        continue;
+      Measure measure = measure(tuple.getValueNode(), path + "." + name, name, text, schema, lookups, histories);
+      if (measure != null) {
+        measures.put(name, measure);
       }
-      String functionName = m.group(1);
-      String field = m.group(2).isEmpty() ? null : m.group(2);
-      Optional<Measure.Function> function = Measure.Function.fromYaml(functionName);
-      if (function.isEmpty()) {
-        problem(tuple.getValueNode(), measurePath, "unknown measure '" + functionName + "' in '" + text.trim()
-            + "'; known measures: count(), sum(f), min(f), max(f), avg(f), distinct(f)");
-        continue;
-      }
-      Measure.Function f = function.get();
-      if (f == Measure.Function.COUNT) {
-        if (field != null) {
-          problem(tuple.getValueNode(), measurePath, "count() takes no field; it counts events");
-          continue;
-        }
-      } else if (field == null) {
-        problem(tuple.getValueNode(), measurePath, f.yamlName() + "() needs a field, e.g. " + f.yamlName() + "(amount)");
-        continue;
-      } else if (!checkFieldRef(tuple.getValueNode(), measurePath, field, schema, lookups, f.numeric())) {
-        continue;
-      }
-      measures.put(name, new Measure(name, f, field));
     }
     if (measures.isEmpty() && problems.isEmpty()) {
       problem(node, path, "is empty: give at least one measure");
@@ -406,8 +549,43 @@ public final class PipelineParser {
     return measures;
   }
 
-  /** A field an aggregation refers to: a schema field, a look-up's added field, or a flag set by a look-up. */
-  private boolean checkFieldRef(Node node, String path, String ref, Schema schema, List<Lookup> lookups, boolean numeric) {
+  /** One {@code FUNCTION(FIELD)} measure, or null (with the problem recorded). */
+  private Measure measure(Node node, String path, String name, String text, Schema schema, List<Lookup> lookups,
+      List<History> histories) {
+    Matcher m = MEASURE.matcher(text);
+    if (!m.matches()) {
+      problem(node, path, "'" + text + "' is not a measure; write FUNCTION(FIELD), e.g. sum(amount)");
+      return null;
+    }
+    String functionName = m.group(1);
+    String field = m.group(2).isEmpty() ? null : m.group(2);
+    Optional<Measure.Function> function = Measure.Function.fromYaml(functionName);
+    if (function.isEmpty()) {
+      problem(node, path, "unknown measure '" + functionName + "' in '" + text.trim()
+          + "'; known measures: count(), sum(f), min(f), max(f), avg(f), distinct(f)");
+      return null;
+    }
+    Measure.Function f = function.get();
+    if (f == Measure.Function.COUNT) {
+      if (field != null) {
+        problem(node, path, "count() takes no field; it counts events");
+        return null;
+      }
+    } else if (field == null) {
+      problem(node, path, f.yamlName() + "() needs a field, e.g. " + f.yamlName() + "(amount)");
+      return null;
+    } else if (!checkFieldRef(node, path, field, schema, lookups, histories, f.numeric())) {
+      return null;
+    }
+    return new Measure(name, f, field);
+  }
+
+  /**
+   * A field an aggregation or a history refers to: a schema field, a look-up's added field, a flag set
+   * by a look-up, or a history's feature.
+   */
+  private boolean checkFieldRef(Node node, String path, String ref, Schema schema, List<Lookup> lookups, List<History> histories,
+      boolean numeric) {
     FieldSpec spec = schema.field(ref);
     if (spec != null) {
       if (numeric && !spec.type().isNumeric()) {
@@ -424,6 +602,20 @@ public final class PipelineParser {
       return true;
     }
     String lookupName = dot < 0 ? ref : ref.substring(0, dot);
+    Optional<History> history = histories.stream().filter(h -> h.name().equals(lookupName)).findFirst();
+    if (history.isPresent()) {
+      History.Feature feature = dot < 0 ? null : history.get().features().get(ref.substring(dot + 1));
+      if (feature == null) {
+        problem(node, path, "history '" + lookupName + "' has no feature '" + (dot < 0 ? "" : ref.substring(dot + 1))
+            + "'; it adds " + history.get().features().keySet());
+        return false;
+      }
+      if (feature instanceof History.Latest) {
+        problem(node, path, "'" + ref + "' is a list of latest values; group or measure by a measure feature");
+        return false;
+      }
+      return true;
+    }
     Optional<Lookup> lookup = lookups.stream().filter(l -> l.name().equals(lookupName)).findFirst();
     if (lookup.isEmpty()) {
       problem(node, path, "'" + ref + "' is neither a schema field nor a field of a look-up"

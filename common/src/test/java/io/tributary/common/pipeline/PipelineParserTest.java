@@ -245,4 +245,82 @@ class PipelineParserTest {
               n: count()
         """;
   }
+
+  private static final String HISTORY = """
+      pipeline: h
+      schema:
+        id: txn_id
+        key: card_id
+        time: ts
+        fields: {card_id: string, merchant_id: string, amount: number}
+      lookups:
+        - {name: merchant, by: merchant_id, fields: [category]}
+      histories:
+        - name: card
+          keep: [merchant.category]
+          retention: 30d
+          features:
+            spend_1h: {measure: sum(amount), last: 1h}
+            count_24h: {measure: count(), last: 24h}
+            shops_1h: {measure: distinct(merchant_id), last: 1h}
+            last_shops: {latest: merchant_id, n: 5}
+          matches: {last: 2h, limit: 4}
+      aggregations:
+        - name: by_activity
+          groupBy: [card.count_24h]
+          window: {tumbling: 1h}
+          measures: {spend: sum(card.spend_1h)}
+      """;
+
+  @Test
+  void historyDeclaresItsKeyFieldsWindowsAndFeaturesAndAggregationsGroupOnThem() {
+    Pipeline p = PipelineParser.parse(HISTORY, "h.yaml");
+    History card = p.histories().get(0);
+    assertThat(card.by()).containsExactly("card_id");
+    assertThat(card.store()).isEqualTo(Store.REDIS);
+    assertThat(card.keep()).containsExactly("merchant.category", "amount", "merchant_id");
+    assertThat(card.retention()).isEqualTo(Duration.ofDays(30));
+    assertThat(card.windows()).containsExactly(Duration.ofHours(1), Duration.ofHours(24));
+    assertThat(card.features().get("spend_1h")).isEqualTo(new History.Over("spend_1h",
+        new Measure("spend_1h", Measure.Function.SUM, "amount"), Duration.ofHours(1)));
+    assertThat(card.features().get("last_shops")).isEqualTo(new History.Latest("last_shops", "merchant_id", 5));
+    assertThat(card.matches()).isEqualTo(new History.Matches(Duration.ofHours(2), 4));
+    assertThat(History.bucketWidth(Duration.ofHours(1))).isEqualTo(60_000L);
+    assertThat(p.aggregation("by_activity").orElseThrow().groupBy()).containsExactly("card.count_24h");
+  }
+
+  @Test
+  void historyRetentionDefaultsToItsLongestWindowAndMayNotBeShorter() {
+    assertThat(PipelineParser.parse(HISTORY.replace("    retention: 30d\n", ""), "h.yaml").histories().get(0).retention())
+        .isEqualTo(Duration.ofHours(24));
+    assertThatThrownBy(() -> PipelineParser.parse(HISTORY.replace("retention: 30d", "retention: 2h"), "bad.yaml"))
+        .hasMessageContaining("histories.card.retention: (2h) is shorter than the longest feature window");
+  }
+
+  @Test
+  void historyKeyedWithoutTheEntityKeyIsRejectedBecauseItsEventsWouldSpanPartitions() {
+    assertThatThrownBy(() -> PipelineParser.parse(HISTORY.replace("- name: card\n", "- name: card\n    by: [merchant_id]\n"), "bad.yaml"))
+        .hasMessageContaining("histories.card.by: must include the entity key 'card_id'");
+  }
+
+  @Test
+  void historyMistakesAreNamed() {
+    String yaml = HISTORY.replace("sum(amount), last: 1h", "sum(merchant_id), last: 1h").replace("n: 5", "n: 500").replace("sum(card.spend_1h)", "sum(card.nothing)");
+    PipelineException e = org.junit.jupiter.api.Assertions.assertThrows(PipelineException.class, () -> PipelineParser.parse(yaml, "bad.yaml"));
+    assertThat(String.join("\n", e.problems()))
+        .contains("histories.card.features.spend_1h.measure: 'merchant_id' is a string field")
+        .contains("histories.card.features.last_shops.n: must be a whole number between 1 and 100")
+        .contains("history 'card' has no feature 'nothing'");
+    assertThatThrownBy(() -> PipelineParser.parse(HISTORY.replace("groupBy: [card.count_24h]", "groupBy: [card.last_shops]"), "bad.yaml"))
+        .hasMessageContaining("'card.last_shops' is a list of latest values");
+    assertThatThrownBy(() -> PipelineParser.parse(HISTORY.replace("- name: card", "- name: merchant"), "bad.yaml"))
+        .hasMessageContaining("is declared twice");
+  }
+
+  @Test
+  void theDemoPipelineAddsItsCardsHistoryToEveryPayment() {
+    History card = PipelineParser.parse(Path.of(DEMO)).histories().get(0);
+    assertThat(card.name()).isEqualTo("card");
+    assertThat(card.features()).containsOnlyKeys("count_1h", "spend_1h", "spend_24h", "last_merchants");
+  }
 }
