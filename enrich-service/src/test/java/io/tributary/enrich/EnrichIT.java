@@ -123,6 +123,52 @@ class EnrichIT {
   }
 
   @Test
+  void aHistoryWithMatchesEmitsOneEventPerStoredMatchNewestFirst(DevStack stack) throws Exception {
+    Pipeline p = PipelineParser.parse("""
+        pipeline: matches_it
+        schema:
+          id: id
+          key: card
+          time: ts
+          fields: {card: string, shop: string, amount: number}
+        histories:
+          - name: pairs
+            keep: [shop]
+            features:
+              n_1h: {measure: count(), last: 1h}
+            matches: {last: 1h, limit: 2}
+        buses:
+          ingested: kafka:matches_it.ingested
+          enriched: kafka:matches_it.enriched
+          deadLetter: kafka:matches_it.dlq
+        """, "matches_it.yaml");
+    long t0 = System.currentTimeMillis() - 3 * 3_600_000L;
+    String events = String.join("\n",
+        "{\"id\":\"m1\",\"card\":\"C1\",\"shop\":\"S1\",\"amount\":1,\"ts\":" + t0 + "}",
+        "{\"id\":\"m2\",\"card\":\"C1\",\"shop\":\"S2\",\"amount\":2,\"ts\":" + (t0 + 60_000) + "}",
+        "{\"id\":\"m3\",\"card\":\"C1\",\"shop\":\"S3\",\"amount\":3,\"ts\":" + (t0 + 120_000) + "}",
+        "{\"id\":\"m4\",\"card\":\"C1\",\"shop\":\"S4\",\"amount\":4,\"ts\":" + (t0 + 180_000) + "}",
+        "{\"id\":\"m5\",\"card\":\"C1\",\"shop\":\"S5\",\"amount\":5,\"ts\":" + (t0 + 2 * 3_600_000L) + "}");
+    try (Harness.Service ingest = Harness.start(io.tributary.ingest.Main.STAGE, p, env(stack, stack.redisUri()));
+         Harness.Service enrich = Harness.start(Main.STAGE, p, env(stack, stack.redisUri()))) {
+      assertThat(Harness.post(ingest.url("/events"), NDJSON, events).statusCode()).isEqualTo(202);
+      List<TopicProbe.Message> out = TopicProbe.read(stack.kafkaBootstrapServers(), "matches_it.enriched", Duration.ofSeconds(60),
+          list -> list.size() >= 7);
+      List<String> ids = out.stream().map(m -> new JsonObject(m.value()).getString("id")).toList();
+      // m1 has no match (emitted once, without one), m2 one, m3 and m4 their newest two within the
+      // hour, m5 none: the others are more than an hour before it.
+      assertThat(ids).containsExactly("m1", "m2#m1", "m3#m2", "m3#m1", "m4#m3", "m4#m2", "m5");
+      Map<String, JsonObject> byId = byId(out);
+      assertThat(byId.get("m1").getJsonObject("pairs").getMap()).isEqualTo(Map.of("n_1h", 0));
+      JsonObject pair = byId.get("m4#m2").getJsonObject("pairs");
+      assertThat(pair.getLong("n_1h")).isEqualTo(3);
+      assertThat(pair.getJsonObject("match").getMap()).isEqualTo(Map.of("id", "m2", "time", t0 + 60_000, "shop", "S2"));
+      assertThat(byId.get("m4#m2").getString("shop")).as("the event itself").isEqualTo("S4");
+      assertThat(byId.get("m5").getJsonObject("pairs").containsKey("match")).isFalse();
+    }
+  }
+
+  @Test
   void pauseStopsConsumptionWithoutARebalanceAndResumeCatchesUp(DevStack stack) throws Exception {
     Pipeline p = pipeline("pause_it", "- {name: shop_info, by: shop, fields: [name]}");
     try (Harness.Service ingest = Harness.start(io.tributary.ingest.Main.STAGE, p, env(stack, stack.redisUri()));
