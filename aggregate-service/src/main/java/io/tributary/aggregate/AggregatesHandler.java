@@ -22,6 +22,9 @@ import java.util.function.IntSupplier;
  */
 final class AggregatesHandler {
 
+  /** Far beyond any event time (about 285,000 years), and far from overflowing window arithmetic. */
+  private static final long TIME_LIMIT = Long.MAX_VALUE / 1024;
+
   private final Pipeline pipeline;
   private final StateStore store;
   private final IntSupplier partitions;
@@ -38,8 +41,8 @@ final class AggregatesHandler {
       return;
     }
     Long from = time(ctx, "from", Long.MIN_VALUE / 4);
-    Long to = time(ctx, "to", Long.MAX_VALUE / 4);
-    if (from == null || to == null) {
+    Long to = from == null ? null : time(ctx, "to", Long.MAX_VALUE / 4);
+    if (to == null) {
       return;
     }
     String group = ctx.pathParam("group");
@@ -121,22 +124,28 @@ final class AggregatesHandler {
     return aggregation;
   }
 
-  /** Epoch millis or ISO-8601; null (after answering 400) when neither. */
+  /** Epoch millis or ISO-8601, within ±{@value #TIME_LIMIT} ms; null (after answering 400) when neither. */
   private static Long time(RoutingContext ctx, String name, long fallback) {
     String text = ctx.request().getParam(name);
     if (text == null || text.isBlank()) {
       return fallback;
     }
+    Long millis;
     try {
-      return Long.parseLong(text);
+      millis = Long.parseLong(text);
     } catch (NumberFormatException notMillis) {
       try {
-        return Instant.parse(text).toEpochMilli();
-      } catch (DateTimeParseException e) {
-        Responses.error(ctx, 400, name + " must be epoch milliseconds or ISO-8601, got '" + text + "'");
-        return null;
+        millis = Instant.parse(text).toEpochMilli();
+      } catch (DateTimeParseException | ArithmeticException e) {
+        millis = null;
       }
     }
+    if (millis == null || Math.abs(millis) > TIME_LIMIT) {
+      Responses.error(ctx, 400, name + " must be epoch milliseconds or ISO-8601 within ±" + TIME_LIMIT + " ms, got '"
+          + (text.length() > 64 ? text.substring(0, 64) + "..." : text) + "'");
+      return null;
+    }
+    return millis;
   }
 
   private static void storeDown(RoutingContext ctx, Throwable cause) {

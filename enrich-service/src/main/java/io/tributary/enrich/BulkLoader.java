@@ -4,11 +4,11 @@ import io.tributary.common.pipeline.Lookup;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.parsetools.RecordParser;
+import io.vertx.core.streams.ReadStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -56,8 +56,8 @@ final class BulkLoader {
     this.format = format;
   }
 
-  Future<Report> load(HttpServerRequest request) {
-    parser = RecordParser.newDelimited("\n", request).maxRecordSize(MAX_LINE_BYTES);
+  Future<Report> load(ReadStream<Buffer> body) {
+    parser = RecordParser.newDelimited("\n", body).maxRecordSize(MAX_LINE_BYTES);
     parser.exceptionHandler(e -> done.tryFail(new IllegalArgumentException("line " + (line + 1) + ": " + e.getMessage())));
     parser.handler(this::row);
     parser.endHandler(v -> {

@@ -58,7 +58,7 @@ public final class EnrichVerticle extends VerticleBase {
           return http.start(vertx, router -> {
             router.route("/reference/*").handler(http.base().auth());
             router.post("/reference/:lookup").handler(reference::bulkLoad);
-            router.put("/reference/:lookup/:key").handler(http.base().boundedBody()).handler(reference::put);
+            router.put("/reference/:lookup/:key").handler(http.base().boundedBody()).handler(http.base().decodedBody()).handler(reference::put);
             router.get("/reference/:lookup/:key").handler(reference::get);
             router.delete("/reference/:lookup/:key").handler(reference::delete);
           });

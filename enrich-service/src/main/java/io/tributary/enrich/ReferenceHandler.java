@@ -1,9 +1,14 @@
 package io.tributary.enrich;
 
+import io.tributary.common.http.ContentDecoding;
+import io.tributary.common.http.HttpBase;
 import io.tributary.common.http.Responses;
 import io.tributary.common.pipeline.Lookup;
 import io.tributary.common.pipeline.Pipeline;
 import io.vertx.core.AsyncResult;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.streams.ReadStream;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -46,7 +51,8 @@ final class ReferenceHandler {
     }
     JsonObject body;
     try {
-      body = ctx.body().asJsonObject();
+      Buffer bytes = HttpBase.body(ctx);
+      body = bytes == null ? null : new JsonObject(bytes);
     } catch (RuntimeException e) {
       body = null;
     }
@@ -126,8 +132,15 @@ final class ReferenceHandler {
       Responses.error(ctx, 415, "send text/csv (a header with a 'key' column) or application/x-ndjson (objects with \"key\")");
       return;
     }
+    ReadStream<Buffer> body;
+    try {
+      body = ContentDecoding.decoding(ctx.request().getHeader(HttpHeaders.CONTENT_ENCODING), ctx.request());
+    } catch (ContentDecoding.Refused e) {
+      Responses.error(ctx, e.status(), e.getMessage());
+      return;
+    }
     long start = System.nanoTime();
-    new BulkLoader(store, lookup, format).load(ctx.request()).onComplete(ar -> {
+    new BulkLoader(store, lookup, format).load(body).onComplete(ar -> {
       if (ar.failed()) {
         if (ar.cause() instanceof IllegalArgumentException) {
           Responses.error(ctx, 400, ar.cause().getMessage());

@@ -1,6 +1,7 @@
 package io.tributary.ingest;
 
 import io.tributary.common.ServiceContext;
+import io.tributary.common.http.HttpBase;
 import io.tributary.common.http.Responses;
 import io.vertx.core.Handler;
 import io.vertx.core.json.JsonArray;
@@ -54,7 +55,7 @@ final class EventsHandler {
   void handle(RoutingContext ctx) {
     List<RawEvent> events;
     try {
-      events = "ndjson".equals(bodyKind(ctx)) ? RequestBodies.ndjson(ctx.body().buffer()) : RequestBodies.json(ctx.body().buffer());
+      events = "ndjson".equals(bodyKind(ctx)) ? RequestBodies.ndjson(HttpBase.body(ctx)) : RequestBodies.json(HttpBase.body(ctx));
     } catch (RequestBodies.MalformedBody e) {
       Responses.error(ctx, 400, e.getMessage());
       return;
@@ -74,6 +75,9 @@ final class EventsHandler {
       JsonArray rejected = new JsonArray();
       outcome.rejected().forEach(r -> rejected.add(r.toJson()));
       JsonObject body = new JsonObject().put("accepted", outcome.accepted()).put("rejected", rejected);
+      if (outcome.accepted() == 0) {
+        body.put("error", "no event of the body is valid; each one's reason is under 'rejected'");
+      }
       Responses.json(ctx, outcome.accepted() == 0 ? 400 : 202, body);
     });
   }

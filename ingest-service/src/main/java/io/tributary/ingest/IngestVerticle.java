@@ -41,7 +41,7 @@ public final class IngestVerticle extends VerticleBase {
           return http.start(vertx, router -> {
             // Two routes: admission runs before any byte of the body is buffered.
             router.post("/events").handler(events.admission());
-            router.post("/events").handler(http.base().boundedBody()).handler(events::handle);
+            router.post("/events").handler(http.base().boundedBody()).handler(http.base().decodedBody()).handler(events::handle);
           });
         });
   }

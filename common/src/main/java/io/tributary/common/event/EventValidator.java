@@ -30,6 +30,10 @@ import java.util.Map;
 public final class EventValidator {
 
   static final int MAX_ID_LENGTH = 512;
+  /** The largest magnitude of a number or integer field (see {@link #inRange}). */
+  public static final double MAX_MAGNITUDE = 1e15;
+  /** The earliest event time: -2^53 ms keeps window arithmetic on it far from overflowing. */
+  static final long EARLIEST_TIME = -(1L << 53);
   private static final JsonFactory FACTORY = JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   private final Schema schema;
@@ -103,6 +107,8 @@ public final class EventValidator {
       FieldSpec field = fields[i];
       if (!matches(field.type(), token, parser)) {
         errors[i] = field.type() == FieldType.TIMESTAMP ? timeError(field.name(), describe(token, parser))
+            : token.isNumeric() && (field.type() == FieldType.NUMBER || field.type() == FieldType.INTEGER) && !inRange(parser.getDoubleValue())
+            ? "field '" + field.name() + "' must be " + article(field.type()) + " from -1e15 to 1e15, got " + describe(token, parser)
             : "field '" + field.name() + "' must be " + article(field.type()) + ", got " + describe(token, parser);
       }
       if (i == idIndex) {
@@ -120,6 +126,11 @@ public final class EventValidator {
 
   /** Validates {@code json}, one event as it arrived. */
   public Result validate(byte[] json, long arrivalMillis) {
+    int malformed = Utf8.firstMalformed(json);
+    if (malformed >= 0) {
+      return new Invalid("not valid UTF-8: a malformed byte sequence at byte " + malformed
+          + " (overlong forms, surrogates and stray bytes are refused)");
+    }
     Scan scan = new Scan();
     try (JsonParser parser = FACTORY.createParser(json)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
@@ -172,6 +183,10 @@ public final class EventValidator {
       return new Valid(scan.id, scan.key, arrivalMillis, stamped);
     }
     long time = scan.time;
+    if (time < EARLIEST_TIME) {
+      return new Invalid("field '" + schema.timeField() + "' is " + time + " ms, before the earliest event time accepted ("
+          + EARLIEST_TIME + " ms, some 285,000 years before 1970)");
+    }
     if (time > arrivalMillis && time - arrivalMillis > maxAheadMillis) {
       return new Invalid(futureError(schema.timeField(), time, arrivalMillis, maxAheadMillis), Refusal.FUTURE);
     }
@@ -194,13 +209,21 @@ public final class EventValidator {
   private static boolean matches(FieldType type, JsonToken token, JsonParser parser) throws IOException {
     return switch (type) {
       case STRING -> token == JsonToken.VALUE_STRING;
-      case NUMBER -> token == JsonToken.VALUE_NUMBER_INT || (token == JsonToken.VALUE_NUMBER_FLOAT && Double.isFinite(parser.getDoubleValue()));
-      case INTEGER -> token == JsonToken.VALUE_NUMBER_INT || (token == JsonToken.VALUE_NUMBER_FLOAT && integral(parser.getDoubleValue()));
+      case NUMBER -> token.isNumeric() && inRange(parser.getDoubleValue());
+      case INTEGER -> token.isNumeric() && inRange(parser.getDoubleValue()) && integral(parser.getDoubleValue());
       case BOOLEAN -> token == JsonToken.VALUE_TRUE || token == JsonToken.VALUE_FALSE;
       case TIMESTAMP -> timeOf(token, parser) != null;
       case OBJECT -> token == JsonToken.START_OBJECT;
       case ARRAY -> token == JsonToken.START_ARRAY;
     };
+  }
+
+  /**
+   * Numbers are IEEE-754 doubles of at most {@value #MAX_MAGNITUDE} in magnitude: a window's sum of
+   * them stays finite for any number of events, so no stored value can become infinite.
+   */
+  private static boolean inRange(double d) {
+    return Math.abs(d) <= MAX_MAGNITUDE;
   }
 
   private static boolean integral(double d) {
@@ -283,7 +306,10 @@ public final class EventValidator {
       case START_OBJECT -> "an object";
       case START_ARRAY -> "an array";
       case VALUE_TRUE, VALUE_FALSE -> "boolean " + parser.getText();
-      default -> "number " + parser.getText();
+      default -> {
+        String n = parser.getText();
+        yield "number " + (n.length() > 40 ? n.substring(0, 40) + "..." : n);
+      }
     };
   }
 

@@ -1,11 +1,24 @@
 package io.tributary.common.http;
 
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.tributary.common.ServiceContext;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import java.util.Arrays;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,6 +30,7 @@ public final class HttpBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(HttpBase.class);
   private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+  private static final String DECODED_BODY = "tributary.decodedBody";
 
   private final ServiceContext service;
   private final BearerAuth auth;
@@ -30,9 +44,31 @@ public final class HttpBase {
     return auth;
   }
 
-  /** A body handler bounded by {@code http.bodyLimitBytes}; over it the request gets a 413. */
+  /** A body handler bounded by {@code http.bodyLimitBytes}; over it the request gets a 413. Follow it with {@link #decodedBody()}. */
   public BodyHandler boundedBody() {
     return BodyHandler.create(false).setBodyLimit(service.config().getLong("http.bodyLimitBytes"));
+  }
+
+  /**
+   * Decodes a body sent with a Content-Encoding ({@link ContentDecoding}) for {@link #body}, within the
+   * same limit once decoded; answers 400, 413 or 415 with the reason when it cannot.
+   */
+  public Handler<RoutingContext> decodedBody() {
+    long limit = service.config().getLong("http.bodyLimitBytes");
+    return ctx -> {
+      try {
+        ctx.put(DECODED_BODY, ContentDecoding.decode(ctx.request().getHeader(HttpHeaders.CONTENT_ENCODING), ctx.body().buffer(), limit));
+      } catch (ContentDecoding.Refused e) {
+        Responses.error(ctx, e.status(), e.getMessage());
+        return;
+      }
+      ctx.next();
+    };
+  }
+
+  /** The request body after {@link #decodedBody()}: null when the request had none. */
+  public static Buffer body(RoutingContext ctx) {
+    return ctx.get(DECODED_BODY);
   }
 
   public Router router(Vertx vertx) {
@@ -46,7 +82,60 @@ public final class HttpBase {
     router.post("/control/resume").handler(ctx -> control(ctx, "resume"));
     router.get("/cluster").handler(this::cluster);
     router.route().failureHandler(this::failure);
+    router.errorHandler(404, ctx -> Responses.error(ctx, 404, "no such path: " + ctx.request().method() + " " + shortened(ctx.request().path())));
+    router.errorHandler(405, ctx -> {
+      String allowed = String.join(", ", allowedMethods(router, ctx.normalizedPath()));
+      ctx.response().putHeader(HttpHeaders.ALLOW, allowed);
+      Responses.error(ctx, 405, ctx.request().method() + " is not allowed on " + shortened(ctx.request().path()) + "; allowed: " + allowed);
+    });
     return router;
+  }
+
+  /** The methods the router's routes take on this path (templates such as {@code /aggregates/:aggregation}). */
+  static Set<String> allowedMethods(Router router, String path) {
+    Set<String> methods = new TreeSet<>();
+    for (Route route : router.getRoutes()) {
+      if (route.methods() != null && route.getPath() != null && matches(route.getPath(), path)) {
+        route.methods().forEach(m -> methods.add(m.name()));
+      }
+    }
+    return methods;
+  }
+
+  private static boolean matches(String template, String path) {
+    String regex = Arrays.stream(template.split("/", -1))
+        .map(segment -> segment.startsWith(":") ? "[^/]+" : segment.equals("*") ? ".*" : Pattern.quote(segment))
+        .collect(Collectors.joining("/"));
+    return path != null && Pattern.matches(regex, path);
+  }
+
+  /**
+   * A request the HTTP codec could not parse (a request line or headers over the limits, bad syntax):
+   * the JSON error every other refusal has, then the connection closes, as the codec requires.
+   */
+  static void invalidRequest(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    int status;
+    String reason;
+    if (cause instanceof TooLongHttpLineException) {
+      status = 414;
+      reason = "the request line is longer than " + HttpServerOptions.DEFAULT_MAX_INITIAL_LINE_LENGTH + " bytes: shorten the URI";
+    } else if (cause instanceof TooLongHttpHeaderException) {
+      status = 431;
+      reason = "the request headers are larger than " + HttpServerOptions.DEFAULT_MAX_HEADER_SIZE + " bytes";
+    } else {
+      status = 400;
+      reason = "not a valid HTTP request: " + (cause == null ? "unreadable" : shortened(String.valueOf(cause.getMessage())));
+    }
+    request.response().setStatusCode(status)
+        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .putHeader(HttpHeaders.CONNECTION, "close")
+        .end(new JsonObject().put("error", reason).encode())
+        .onComplete(v -> request.connection().close());
+  }
+
+  private static String shortened(String text) {
+    return text.length() > 100 ? text.substring(0, 100) + "..." : text;
   }
 
   private void ready(RoutingContext ctx) {

@@ -36,9 +36,11 @@ public final class ServiceHttpServer {
     HttpServerOptions options = new HttpServerOptions()
         .setHost(service.config().get("http.host"))
         .setPort(service.config().getInt("http.port"))
-        .setCompressionSupported(true)
-        .setDecompressionSupported(true);
-    return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s);
+        .setCompressionSupported(true);
+    // Request bodies are decoded by the routes that read them (ContentDecoding), so one that does not
+    // decode gets an answer; a request the codec cannot parse gets the same JSON error as the rest.
+    return vertx.createHttpServer(options).invalidRequestHandler(HttpBase::invalidRequest).requestHandler(router).listen()
+        .onSuccess(s -> server = s);
   }
 
   public Future<Void> stop() {

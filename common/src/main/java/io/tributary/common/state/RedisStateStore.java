@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -38,11 +39,13 @@ public final class RedisStateStore implements StateStore {
   private final StateKeys keys;
   private final long dedupMillis;
   private final String keyField;
+  private final long maxAheadMillis;
   private final Map<String, Aggregation> aggregations = new LinkedHashMap<>();
 
-  public RedisStateStore(Redis redis, String pipeline, String keyField, List<Aggregation> aggregations) {
+  public RedisStateStore(Redis redis, String pipeline, String keyField, Duration maxAhead, List<Aggregation> aggregations) {
     this.redis = redis;
     this.keyField = keyField;
+    this.maxAheadMillis = maxAhead.toMillis();
     this.keys = new StateKeys(pipeline);
     this.dedupMillis = aggregations.stream().mapToLong(a -> a.retention().toMillis()).max().orElse(Duration.ofDays(1).toMillis());
     aggregations.forEach(a -> this.aggregations.put(a.name(), a));
@@ -388,20 +391,15 @@ public final class RedisStateStore implements StateStore {
     return aggregation.measures().values().stream().filter(m -> m.function() == Measure.Function.DISTINCT).map(Measure::name).toList();
   }
 
-  /** The largest stream time of any partition, or Long.MIN_VALUE when nothing was applied yet. */
+  /** The stream time queries reckon from ({@link Windows#queryStreamTime}), or Long.MIN_VALUE when nothing was applied yet. */
   private Future<Long> streamTime(int partitions) {
     List<Request> metas = new ArrayList<>();
     for (int p = 0; p < partitions; p++) {
       metas.add(Request.cmd(Command.HGET).arg(keys.meta(p)).arg("st"));
     }
     return redis.batch(metas).map(sts -> {
-      long streamTime = Long.MIN_VALUE;
-      for (Response st : sts) {
-        if (st != null) {
-          streamTime = Math.max(streamTime, st.toLong());
-        }
-      }
-      return streamTime;
+      long[] times = sts.stream().filter(Objects::nonNull).mapToLong(Response::toLong).toArray();
+      return Windows.queryStreamTime(times, System.currentTimeMillis(), maxAheadMillis);
     });
   }
 

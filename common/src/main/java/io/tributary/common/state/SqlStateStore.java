@@ -55,6 +55,7 @@ public final class SqlStateStore implements StateStore {
   private final SqlSchema schema;
   private final String pipeline;
   private final String keyField;
+  private final long maxAheadMillis;
   private final long dedupMillis;
   private final Map<String, Table> tables = new LinkedHashMap<>();
   /** Stream time per partition this instance applied to: what the purge compares expiries with. */
@@ -145,8 +146,10 @@ public final class SqlStateStore implements StateStore {
     }
   }
 
-  public SqlStateStore(Vertx vertx, SqlPool sql, String dialect, String pipeline, String keyField, List<Aggregation> aggregations) {
+  public SqlStateStore(Vertx vertx, SqlPool sql, String dialect, String pipeline, String keyField, Duration maxAhead,
+      List<Aggregation> aggregations) {
     this.vertx = vertx;
+    this.maxAheadMillis = maxAhead.toMillis();
     this.sql = sql;
     this.schema = new SqlSchema(sql, dialect);
     this.pipeline = pipeline;
@@ -606,10 +609,14 @@ public final class SqlStateStore implements StateStore {
 
   /** The largest stream time of any partition, or Long.MIN_VALUE when nothing was applied yet. */
   private Future<Long> streamTime() {
-    return exec("SELECT MAX(st) FROM " + POSITIONS + " WHERE pipeline = ?", Tuple.of(pipeline))
+    return exec("SELECT st FROM " + POSITIONS + " WHERE pipeline = ? AND st IS NOT NULL", Tuple.of(pipeline))
         .map(rows -> {
-          Long st = rows.iterator().next().getLong(0);
-          return st == null ? Long.MIN_VALUE : st;
+          long[] times = new long[rows.size()];
+          int i = 0;
+          for (Row row : rows) {
+            times[i++] = row.getLong(0);
+          }
+          return Windows.queryStreamTime(times, System.currentTimeMillis(), maxAheadMillis);
         });
   }
 

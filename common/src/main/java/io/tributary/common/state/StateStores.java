@@ -15,9 +15,9 @@ public final class StateStores {
   public static StateStore create(Vertx vertx, ServiceConfig config, Pipeline pipeline) {
     return switch (pipeline.store()) {
       case REDIS -> new RedisStateStore(RedisClients.create(vertx, config), pipeline.name(), pipeline.schema().keyField(),
-          pipeline.aggregations());
+          pipeline.schema().maxAhead(), pipeline.aggregations());
       case SQL -> new SqlStateStore(vertx, SqlClients.create(vertx, config), config.get("sql.dialect"), pipeline.name(),
-          pipeline.schema().keyField(), pipeline.aggregations());
+          pipeline.schema().keyField(), pipeline.schema().maxAhead(), pipeline.aggregations());
     };
   }
 }

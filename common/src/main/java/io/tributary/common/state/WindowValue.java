@@ -1,5 +1,6 @@
 package io.tributary.common.state;
 
+import io.tributary.common.event.EventValidator;
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.Measure;
 import java.util.Arrays;
@@ -217,14 +218,18 @@ public final class WindowValue {
     return out;
   }
 
-  /** A finite number from text, or NaN when the text is none. */
+  /**
+   * A number from text within the events' range ({@link EventValidator#MAX_MAGNITUDE}), or NaN when
+   * the text is none: ingest refuses such events, and a value from elsewhere (a nested field of an
+   * upstream's record) is skipped like a non-number rather than let a sum become infinite.
+   */
   static double number(String text) {
     if (text == null) {
       return Double.NaN;
     }
     try {
       double d = Double.parseDouble(text);
-      return Double.isFinite(d) ? d : Double.NaN;
+      return Math.abs(d) <= EventValidator.MAX_MAGNITUDE ? d : Double.NaN;
     } catch (NumberFormatException e) {
       return Double.NaN;
     }

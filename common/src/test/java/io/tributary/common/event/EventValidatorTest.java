@@ -7,6 +7,7 @@ import io.tributary.common.pipeline.PipelineParser;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -176,5 +177,45 @@ class EventValidatorTest {
   @Test
   void optionalFieldsMayBeAbsentAndUnknownFieldsPass() {
     assertThat(validate(Map.of("txn_id", "t", "card_id", "C", "amount", 3, "extra", "kept"))).isInstanceOf(EventValidator.Valid.class);
+  }
+
+  private EventValidator.Result raw(String json) {
+    return validator.validate(json.getBytes(StandardCharsets.UTF_8), NOW);
+  }
+
+  private static String error(EventValidator.Result result) {
+    assertThat(result).isInstanceOf(EventValidator.Invalid.class);
+    return ((EventValidator.Invalid) result).error();
+  }
+
+  @Test
+  void numbersBeyondTheRangeAreRefusedSoNoSumCanOverflow() {
+    String base = "{\"txn_id\":\"t1\",\"card_id\":\"C1\",\"ts\":" + (NOW - HOUR) + ",\"amount\":";
+    assertThat(raw(base + "1e15}")).isInstanceOf(EventValidator.Valid.class);
+    assertThat(raw(base + "-1000000000000000}")).isInstanceOf(EventValidator.Valid.class);
+    assertThat(error(raw(base + "1.7e308}"))).isEqualTo("field 'amount' must be a number from -1e15 to 1e15, got number 1.7e308");
+    assertThat(error(raw(base + "-1.0000001e15}"))).contains("from -1e15 to 1e15");
+    assertThat(error(raw(base + "1" + "0".repeat(400) + "}"))).contains("from -1e15 to 1e15").contains("...");
+    assertThat(error(raw(base + "1,\"qty\":1e16}"))).isEqualTo("field 'qty' must be an integer from -1e15 to 1e15, got number 1e16");
+    assertThat(error(raw(base + "\"12\"}"))).isEqualTo("field 'amount' must be a number, got string \"12\"");
+  }
+
+  @Test
+  void malformedUtf8IsRefusedHoweverItIsMalformed() {
+    byte[] prefix = ("{\"txn_id\":\"t1\",\"card_id\":\"C1\",\"amount\":1,\"ts\":" + (NOW - HOUR) + ",\"currency\":\"").getBytes(StandardCharsets.UTF_8);
+    byte[][] bad = {{(byte) 0xC0, (byte) 0xAF}, {(byte) 0xED, (byte) 0xA0, (byte) 0x80}, {(byte) 0xFF},
+        {(byte) 0xE0, (byte) 0x80, (byte) 0xAF}, {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80}, {(byte) 0xE2, (byte) 0x82}};
+    for (byte[] b : bad) {
+      byte[] event = new byte[prefix.length + b.length + 2];
+      System.arraycopy(prefix, 0, event, 0, prefix.length);
+      System.arraycopy(b, 0, event, prefix.length, b.length);
+      event[event.length - 2] = '"';
+      event[event.length - 1] = '}';
+      assertThat(error(validator.validate(event, NOW))).as("%s", HexFormat.of().formatHex(b))
+          .isEqualTo("not valid UTF-8: a malformed byte sequence at byte " + prefix.length
+              + " (overlong forms, surrogates and stray bytes are refused)");
+    }
+    assertThat(raw("{\"txn_id\":\"t1\",\"card_id\":\"Ç€\uD83D\uDE00\",\"amount\":1,\"ts\":" + (NOW - HOUR) + "}"))
+        .isInstanceOf(EventValidator.Valid.class);
   }
 }

@@ -32,4 +32,16 @@ class WindowsTest {
     assertThat(Windows.open(0, HOUR, 0, 3_599_999L)).isTrue();
     assertThat(Windows.open(0, HOUR, 0, 3_600_000L)).isFalse();
   }
+
+  @Test
+  void queriesNeverReckonFromBeyondTheWallClockPlusTheAllowedLead() {
+    long now = 1_796_083_200_000L;
+    long hour = 3_600_000L;
+    assertThat(Windows.queryStreamTime(new long[] {now - 5 * hour, now - 6 * hour}, now, hour)).as("a replay of the past").isEqualTo(now - 5 * hour);
+    assertThat(Windows.queryStreamTime(new long[] {now + hour / 2, now}, now, hour)).isEqualTo(now + hour / 2);
+    assertThat(Windows.queryStreamTime(new long[] {now - hour, Long.MAX_VALUE, now - 2 * hour}, now, hour))
+        .as("one partition at the end of time").isEqualTo(now - hour);
+    assertThat(Windows.queryStreamTime(new long[] {Long.MAX_VALUE}, now, hour)).as("all of them").isEqualTo(now + hour);
+    assertThat(Windows.queryStreamTime(new long[0], now, hour)).as("nothing applied yet").isEqualTo(Long.MIN_VALUE);
+  }
 }
