@@ -4,14 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.assertj.core.api.Assertions.within;
 
+import io.tributary.common.state.Partitions;
 import io.tributary.common.testing.Harness;
 import io.tributary.devstack.DevStack;
 import io.tributary.devstack.DevStackExtension;
 import io.tributary.devstack.ServiceProcess;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -503,6 +508,33 @@ class BadInputIT {
       }
     });
     assertStored(card, 25, total);
+    assertAllReady();
+  }
+
+  /**
+   * A stream time at the end of time, stored for the other partition as it was before the future
+   * guard (or by an input around it): the card's windows and the current window's top groups stay
+   * visible, since the queries ignore stream times beyond the wall clock plus the allowed lead.
+   */
+  @Test
+  @Order(3)
+  void aStoredStreamTimeAtTheEndOfTimeHidesNoWindow() throws Exception {
+    String card = "BI-" + RUN + "-after";
+    int other = 1 - Partitions.of(card, 2);
+    Vertx vertx = Vertx.vertx();
+    Redis redis = Redis.createClient(vertx, devstack.redisUri());
+    try {
+      redis.send(Request.cmd(Command.HSET).arg("tributary:" + NAME + ":agg:{" + NAME + "." + other + "}:meta")
+          .arg("st").arg(Long.MAX_VALUE)).await(10, TimeUnit.SECONDS);
+    } finally {
+      redis.close();
+      vertx.close().await(10, TimeUnit.SECONDS);
+    }
+    assertStored(card, 25, 406.25);
+    Reply top = get(aggregate, "/aggregates/spend_by_category?top=5");
+    assertThat(top.status()).as("%s", top).isEqualTo(200);
+    assertThat(json(top).getJsonArray("top").stream().map(g -> ((JsonObject) g).getString("group")).toList())
+        .as("the current window's groups, %s", top).contains("food");
     assertAllReady();
   }
 

@@ -124,8 +124,10 @@ class EnrichIT {
 
   @Test
   void aHistoryWithMatchesEmitsOneEventPerStoredMatchNewestFirst(DevStack stack) throws Exception {
+    // A name of this run: the history lives on in Redis, and a rerun must not find its events there.
+    String name = "matches_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
     Pipeline p = PipelineParser.parse("""
-        pipeline: matches_it
+        pipeline: %1$s
         schema:
           id: id
           key: card
@@ -138,10 +140,10 @@ class EnrichIT {
               n_1h: {measure: count(), last: 1h}
             matches: {last: 1h, limit: 2}
         buses:
-          ingested: kafka:matches_it.ingested
-          enriched: kafka:matches_it.enriched
-          deadLetter: kafka:matches_it.dlq
-        """, "matches_it.yaml");
+          ingested: kafka:%1$s.ingested
+          enriched: kafka:%1$s.enriched
+          deadLetter: kafka:%1$s.dlq
+        """.formatted(name), name + ".yaml");
     long t0 = System.currentTimeMillis() - 3 * 3_600_000L;
     String events = String.join("\n",
         "{\"id\":\"m1\",\"card\":\"C1\",\"shop\":\"S1\",\"amount\":1,\"ts\":" + t0 + "}",
@@ -152,7 +154,7 @@ class EnrichIT {
     try (Harness.Service ingest = Harness.start(io.tributary.ingest.Main.STAGE, p, env(stack, stack.redisUri()));
          Harness.Service enrich = Harness.start(Main.STAGE, p, env(stack, stack.redisUri()))) {
       assertThat(Harness.post(ingest.url("/events"), NDJSON, events).statusCode()).isEqualTo(202);
-      List<TopicProbe.Message> out = TopicProbe.read(stack.kafkaBootstrapServers(), "matches_it.enriched", Duration.ofSeconds(60),
+      List<TopicProbe.Message> out = TopicProbe.read(stack.kafkaBootstrapServers(), name + ".enriched", Duration.ofSeconds(60),
           list -> list.size() >= 7);
       List<String> ids = out.stream().map(m -> new JsonObject(m.value()).getString("id")).toList();
       // m1 has no match (emitted once, without one), m2 one, m3 and m4 their newest two within the
@@ -165,6 +167,8 @@ class EnrichIT {
       assertThat(pair.getJsonObject("match").getMap()).isEqualTo(Map.of("id", "m2", "time", t0 + 60_000, "shop", "S2"));
       assertThat(byId.get("m4#m2").getString("shop")).as("the event itself").isEqualTo("S4");
       assertThat(byId.get("m5").getJsonObject("pairs").containsKey("match")).isFalse();
+    } finally {
+      stack.deleteRedisKeys(stack.redisUri(), "tributary:" + name + ":*");
     }
   }
 

@@ -22,7 +22,9 @@ import java.util.zip.InflaterInputStream;
  * Request bodies sent with {@code Content-Encoding: gzip} or {@code deflate}. The services decode
  * them here rather than in the HTTP server's codec, which closes the connection without an answer
  * when a body does not decode: here such a body gets a 400 with the reason, an unknown encoding a
- * 415, and the size limit applies to the decoded bytes, so a small bomb cannot fill the heap.
+ * 415, and the size limit applies to the decoded bytes, so a small bomb cannot fill the heap. A
+ * buffered body is inflated with the JDK's streams, which also notice a gzip body cut short; a body
+ * read as it arrives goes through Netty's zlib decoder, chunk by chunk.
  */
 public final class ContentDecoding {
 
@@ -70,12 +72,17 @@ public final class ContentDecoding {
       return body;
     }
     byte[] compressed = body.getBytes();
+    Inflater inflater = "gzip".equals(encoding) ? null : new Inflater(!looksLikeZlib(compressed));
     try {
-      return inflate("gzip".equals(encoding) ? new GZIPInputStream(new ByteArrayInputStream(compressed))
-          : new InflaterInputStream(new ByteArrayInputStream(compressed), new Inflater(!looksLikeZlib(compressed))), maxBytes);
+      return inflate(inflater == null ? new GZIPInputStream(new ByteArrayInputStream(compressed))
+          : new InflaterInputStream(new ByteArrayInputStream(compressed), inflater), maxBytes);
     } catch (IOException e) {
       throw new Refused(400, "the body is not valid " + encoding + ": "
           + (e instanceof EOFException ? "it ends before its compressed stream does" : String.valueOf(e.getMessage())));
+    } finally {
+      if (inflater != null) {
+        inflater.end();
+      }
     }
   }
 
