@@ -1,5 +1,6 @@
 package io.tributary.aggregate;
 
+import io.tributary.common.event.EventValidator;
 import io.tributary.common.http.Responses;
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.Pipeline;
@@ -21,9 +22,6 @@ import java.util.function.IntSupplier;
  * Partials of every partition are merged on read.
  */
 final class AggregatesHandler {
-
-  /** Far beyond any event time (about 285,000 years), and far from overflowing window arithmetic. */
-  private static final long TIME_LIMIT = Long.MAX_VALUE / 1024;
 
   private final Pipeline pipeline;
   private final StateStore store;
@@ -124,7 +122,7 @@ final class AggregatesHandler {
     return aggregation;
   }
 
-  /** Epoch millis or ISO-8601, within ±{@value #TIME_LIMIT} ms; null (after answering 400) when neither. */
+  /** Epoch millis or ISO-8601, within the events' time bound; null (after answering 400) when neither. */
   private static Long time(RoutingContext ctx, String name, long fallback) {
     String text = ctx.request().getParam(name);
     if (text == null || text.isBlank()) {
@@ -140,8 +138,8 @@ final class AggregatesHandler {
         millis = null;
       }
     }
-    if (millis == null || Math.abs(millis) > TIME_LIMIT) {
-      Responses.error(ctx, 400, name + " must be epoch milliseconds or ISO-8601 within ±" + TIME_LIMIT + " ms, got '"
+    if (millis == null || Math.abs(millis) > EventValidator.TIME_BOUND_MILLIS) {
+      Responses.error(ctx, 400, name + " must be epoch milliseconds or ISO-8601 within ±" + EventValidator.TIME_BOUND_MILLIS + " ms, got '"
           + (text.length() > 64 ? text.substring(0, 64) + "..." : text) + "'");
       return null;
     }

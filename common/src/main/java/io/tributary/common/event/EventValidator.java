@@ -32,8 +32,8 @@ public final class EventValidator {
   static final int MAX_ID_LENGTH = 512;
   /** The largest magnitude of a number or integer field (see {@link #inRange}). */
   public static final double MAX_MAGNITUDE = 1e15;
-  /** The earliest event time: -2^53 ms keeps window arithmetic on it far from overflowing. */
-  static final long EARLIEST_TIME = -(1L << 53);
+  /** How far from 1970 a time may lie, either way (2^53 ms, some 285,000 years): window arithmetic on it stays far from overflowing. */
+  public static final long TIME_BOUND_MILLIS = 1L << 53;
   private static final JsonFactory FACTORY = JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   private final Schema schema;
@@ -183,9 +183,9 @@ public final class EventValidator {
       return new Valid(scan.id, scan.key, arrivalMillis, stamped);
     }
     long time = scan.time;
-    if (time < EARLIEST_TIME) {
+    if (time < -TIME_BOUND_MILLIS) {
       return new Invalid("field '" + schema.timeField() + "' is " + time + " ms, before the earliest event time accepted ("
-          + EARLIEST_TIME + " ms, some 285,000 years before 1970)");
+          + -TIME_BOUND_MILLIS + " ms, some 285,000 years before 1970)");
     }
     if (time > arrivalMillis && time - arrivalMillis > maxAheadMillis) {
       return new Invalid(futureError(schema.timeField(), time, arrivalMillis, maxAheadMillis), Refusal.FUTURE);
