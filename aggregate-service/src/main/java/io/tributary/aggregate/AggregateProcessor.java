@@ -8,6 +8,7 @@ import io.tributary.common.event.EventValidator;
 import io.tributary.common.input.InputBatch;
 import io.tributary.common.input.InputBus;
 import io.tributary.common.input.InputRecord;
+import io.tributary.common.logging.LogFields;
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.Measure;
 import io.tributary.common.pipeline.Pipeline;
@@ -115,7 +116,8 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
       } catch (Exception e) {
         // The first batch of this partition reads the stored position instead (see processPartition).
         positions.remove(partition);
-        LOG.warn("cannot read the stored position of partition {} yet ({}); will at its first batch", partition, e.getMessage());
+        LogFields.forPartition(partition, () -> LOG.warn("cannot read the stored position of partition {} yet ({}); will at its first batch",
+            partition, e.getMessage()));
       }
     }
     onContext(() -> {
@@ -316,8 +318,9 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
    * though its answer was lost. Either way the outbox may hold entries the relay has not seen.
    */
   private void moved(int partition, long seekCount, Position stored, Map<Integer, Long> seeks) {
-    LOG.warn("partition {} stands at {} in the store, not where this instance continued from; not applying, seeking there",
-        partition, stored.nextOffset());
+    LogFields.forPartition(partition, () -> LOG.warn(
+        "partition {} stands at {} in the store, not where this instance continued from; not applying, seeking there",
+        partition, stored.nextOffset()));
     positions.put(partition, stored);
     cache.reset(partition, stored.streamTime());
     seekTo(partition, stored, seekCount, seeks);

@@ -1,6 +1,7 @@
 package io.tributary.aggregate;
 
 import io.tributary.common.bus.BusMessage;
+import io.tributary.common.logging.LogFields;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -197,7 +198,8 @@ final class OutboxRelay {
             return;
           }
           if (ar.failed()) {
-            LOG.warn("partition {}: cannot learn where its relay stands yet ({}); retrying", partition, ar.cause().getMessage());
+            LogFields.forPartition(partition, () -> LOG.warn("cannot learn where the relay of partition {} stands yet ({}); retrying",
+                partition, ar.cause().getMessage()));
             vertx.setTimer(nextBackoff(), t -> {
               if (lanes.get(partition) == lane) {
                 recover(partition, lane, readBacklog);
@@ -214,7 +216,8 @@ final class OutboxRelay {
           lane.relayed = Math.max(lane.relayed, cursor);
           lane.ready = true;
           if (!ar.result().getValue().isEmpty()) {
-            LOG.info("partition {}: relaying {} stored entries after position {}", partition, ar.result().getValue().size(), cursor);
+            LogFields.forPartition(partition, () -> LOG.info("partition {}: relaying {} stored entries after position {}", partition,
+                ar.result().getValue().size(), cursor));
           }
           notifyWaiters();
           pump();

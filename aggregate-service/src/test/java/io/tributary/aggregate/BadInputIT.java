@@ -94,7 +94,7 @@ class BadInputIT {
   static void start(DevStack stack) throws Exception {
     devstack = stack;
     Path pipeline = Files.createTempFile(NAME, ".yaml");
-    Files.writeString(pipeline, demoPipeline(NAME));
+    Files.writeString(pipeline, Harness.demoPipeline(NAME));
     Path logs = Path.of("target", "bad-input-logs");
     Files.createDirectories(logs);
     Map<String, String> env = Map.of(
@@ -128,23 +128,6 @@ class BadInputIT {
   }
 
   /** The demo pipeline, renamed for this run and with topics of its own (everything else as in examples/payments.yaml). */
-  private static String demoPipeline(String name) throws IOException {
-    Path dir = Path.of("").toAbsolutePath();
-    while (dir != null && !Files.exists(dir.resolve("examples/payments.yaml"))) {
-      dir = dir.getParent();
-    }
-    assertThat(dir).as("examples/payments.yaml above " + Path.of("").toAbsolutePath()).isNotNull();
-    String yaml = Files.readString(dir.resolve("examples/payments.yaml"))
-        .replaceFirst("(?m)^pipeline: payments\\b", "pipeline: " + name)
-        .replace("kafka:events.ingested", "kafka:" + name + ".ingested")
-        .replace("kafka:events.enriched", "kafka:" + name + ".enriched")
-        .replace("kafka:aggregates.updates", "kafka:" + name + ".updates")
-        .replace("kafka:events.dlq", "kafka:" + name + ".dlq");
-    assertThat(yaml).contains("pipeline: " + name, name + ".ingested", name + ".enriched", name + ".updates", name + ".dlq",
-        "store: redis");
-    return yaml;
-  }
-
   // ------------------------------------------------------------------------------------------------
   // The classes of bad input
   // ------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ package io.tributary.common;
 
 import io.tributary.common.bus.OutputBuses;
 import io.tributary.common.input.InputBuses;
+import io.tributary.common.kafka.KafkaClientMeters;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.kafka.Topics;
 import io.tributary.common.pipeline.BusRef;
@@ -25,12 +26,14 @@ public final class StageClients {
   private final Vertx vertx;
   private final OutputBuses buses;
   private final Admin admin;
+  private final KafkaClientMeters.Binding adminMeters;
   private final Topics topics;
 
-  private StageClients(Vertx vertx, OutputBuses buses, Admin admin, Topics topics) {
+  private StageClients(Vertx vertx, OutputBuses buses, Admin admin, KafkaClientMeters.Binding adminMeters, Topics topics) {
     this.vertx = vertx;
     this.buses = buses;
     this.admin = admin;
+    this.adminMeters = adminMeters;
     this.topics = topics;
   }
 
@@ -45,10 +48,12 @@ public final class StageClients {
         .distinct().toList();
     boolean kafkaInput = !inputTopics.isEmpty();
     return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs, streams)
-        .onSuccess(buses -> buses.registerMetrics(service.registry(), service.stage(), service.pipeline().name()))
+        .onSuccess(buses -> buses.registerMetrics(service.registry(), service.stage(), service.pipeline().name(),
+            service.metrics().kafkaClients()))
         .compose(buses -> vertx.executeBlocking(() -> Admin.create(new HashMap<>(
                 KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))))
-            .map(admin -> new StageClients(vertx, buses, admin, new Topics(vertx, admin, service.config()).ensure(kafkaTopics))));
+            .map(admin -> new StageClients(vertx, buses, admin, service.metrics().kafkaClients().bind(admin),
+                new Topics(vertx, admin, service.config()).ensure(kafkaTopics))));
   }
 
   public OutputBuses buses() {
@@ -68,6 +73,7 @@ public final class StageClients {
   public Future<Void> close() {
     topics.stop();
     return buses.close().compose(v -> vertx.executeBlocking(() -> {
+      adminMeters.close();
       admin.close(Duration.ofSeconds(5));
       return null;
     }));

@@ -2,10 +2,14 @@ package io.tributary.common;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import io.tributary.common.kafka.KafkaClientMeters;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -26,6 +30,8 @@ public final class StageMetrics {
   private final Timer storeLatency;
   private final DistributionSummary batchSize;
   private final AtomicLong lag = new AtomicLong();
+  private final AtomicInteger ready = new AtomicInteger();
+  private final KafkaClientMeters kafkaClients;
 
   public StageMetrics(MeterRegistry registry, String stage, String pipeline) {
     String[] tags = {"stage", stage, "pipeline", pipeline};
@@ -49,8 +55,21 @@ public final class StageMetrics {
         .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
     batchSize = DistributionSummary.builder("tributary.batch.size").description("Events per processed batch")
         .tags(tags).register(registry);
-    io.micrometer.core.instrument.Gauge.builder("tributary.consumer.lag", lag, AtomicLong::get)
+    Gauge.builder("tributary.consumer.lag", lag, AtomicLong::get)
         .description("Records behind the end of the input topic, summed over assigned partitions").tags(tags).register(registry);
+    Gauge.builder("tributary.ready", ready, AtomicInteger::get)
+        .description("1 while /health/ready answers UP, 0 while a dependency is down or the service drains").tags(tags)
+        .register(registry);
+    kafkaClients = new KafkaClientMeters(registry, Tags.of(tags));
+  }
+
+  /** Binds the Kafka clients' own metrics, tagged like this stage's. */
+  public KafkaClientMeters kafkaClients() {
+    return kafkaClients;
+  }
+
+  public void ready(boolean isReady) {
+    ready.set(isReady ? 1 : 0);
   }
 
   public void in(long n) {

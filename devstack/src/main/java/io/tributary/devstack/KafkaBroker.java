@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
@@ -30,23 +31,45 @@ public final class KafkaBroker implements AutoCloseable {
   private final int brokerPort;
   private final int controllerPort;
   private final boolean inheritOutput;
+  private final Secured secured;
   private Process process;
 
-  private KafkaBroker(Path dataDir, int brokerPort, int controllerPort, boolean inheritOutput) {
+  /**
+   * A second listener, SASL_SSL with the PLAIN mechanism, beside the PLAINTEXT one (which the broker
+   * itself and test tooling use): TLS from {@code tls}'s key store, one login per entry of {@code users}.
+   */
+  public record Secured(int port, TlsFiles tls, Map<String, String> users) {
+  }
+
+  private KafkaBroker(Path dataDir, int brokerPort, int controllerPort, boolean inheritOutput, Secured secured) {
     this.dataDir = dataDir;
     this.brokerPort = brokerPort;
     this.controllerPort = controllerPort;
     this.inheritOutput = inheritOutput;
+    this.secured = secured;
   }
 
   /** A broker on the given port (0 picks a free one) with its data under {@code dataDir}. */
   public static KafkaBroker create(Path dataDir, int brokerPort, boolean inheritOutput) {
     int port = brokerPort == 0 ? freePort() : brokerPort;
-    return new KafkaBroker(dataDir, port, freePort(), inheritOutput);
+    return new KafkaBroker(dataDir, port, freePort(), inheritOutput, null);
+  }
+
+  /** A broker on free ports that also listens with SASL_SSL for the given users and passwords. */
+  public static KafkaBroker createSecured(Path dataDir, TlsFiles tls, Map<String, String> users) {
+    return new KafkaBroker(dataDir, freePort(), freePort(), false, new Secured(freePort(), tls, Map.copyOf(users)));
   }
 
   public String bootstrapServers() {
     return "127.0.0.1:" + brokerPort;
+  }
+
+  /** The SASL_SSL listener of a broker made with {@link #createSecured}. */
+  public String securedBootstrapServers() {
+    if (secured == null) {
+      throw new IllegalStateException("this broker has no SASL_SSL listener");
+    }
+    return "127.0.0.1:" + secured.port();
   }
 
   public Path dataDir() {
@@ -118,6 +141,19 @@ public final class KafkaBroker implements AutoCloseable {
     props.setProperty("controller.listener.names", "CONTROLLER");
     props.setProperty("inter.broker.listener.name", "PLAINTEXT");
     props.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+    if (secured != null) {
+      props.setProperty("listeners", props.getProperty("listeners") + ",SASL_SSL://127.0.0.1:" + secured.port());
+      props.setProperty("advertised.listeners", props.getProperty("advertised.listeners") + ",SASL_SSL://127.0.0.1:" + secured.port());
+      props.setProperty("listener.security.protocol.map", props.getProperty("listener.security.protocol.map") + ",SASL_SSL:SASL_SSL");
+      props.setProperty("sasl.enabled.mechanisms", "PLAIN");
+      props.setProperty("listener.name.sasl_ssl.ssl.keystore.location", secured.tls().keyStore().toString());
+      props.setProperty("listener.name.sasl_ssl.ssl.keystore.type", "PKCS12");
+      props.setProperty("listener.name.sasl_ssl.ssl.keystore.password", secured.tls().password());
+      props.setProperty("listener.name.sasl_ssl.ssl.key.password", secured.tls().password());
+      StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+      secured.users().forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+      props.setProperty("listener.name.sasl_ssl.plain.sasl.jaas.config", jaas.append(';').toString());
+    }
     props.setProperty("log.dirs", dataDir.resolve("logs").toString());
     props.setProperty("num.partitions", "8");
     props.setProperty("default.replication.factor", "1");

@@ -21,24 +21,41 @@ public final class RedisServer implements AutoCloseable {
   private final Path dir;
   private final int port;
   private final boolean durable;
+  private final TlsFiles tls;
+  private final List<String> users;
   private Process process;
 
-  private RedisServer(Path dir, int port, boolean durable) {
+  private RedisServer(Path dir, int port, boolean durable, TlsFiles tls, List<String> users) {
     this.dir = dir;
     this.port = port;
     this.durable = durable;
+    this.tls = tls;
+    this.users = users;
   }
 
   public static RedisServer create(boolean durable) {
     try {
-      return new RedisServer(Files.createTempDirectory("devstack-redis-"), KafkaBroker.freePort(), durable);
+      return new RedisServer(Files.createTempDirectory("devstack-redis-"), KafkaBroker.freePort(), durable, null, List.of());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * A Redis that only speaks TLS (with {@code tls}'s key and certificate) and only lets in the ACL
+   * user {@code user} with {@code password}: the default user is off.
+   */
+  public static RedisServer createSecured(TlsFiles tls, String user, String password) {
+    try {
+      return new RedisServer(Files.createTempDirectory("devstack-redis-"), KafkaBroker.freePort(), false, tls,
+          List.of(user + " on >" + password + " ~* &* +@all", "default off"));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
   public String uri() {
-    return "redis://127.0.0.1:" + port;
+    return (tls == null ? "redis://" : "rediss://") + "127.0.0.1:" + port;
   }
 
   public int port() {
@@ -49,8 +66,19 @@ public final class RedisServer implements AutoCloseable {
     if (process != null && process.isAlive()) {
       return this;
     }
-    List<String> command = new ArrayList<>(List.of(binary(), "--port", String.valueOf(port), "--bind", "127.0.0.1",
+    List<String> command = new ArrayList<>(List.of(binary(), "--bind", "127.0.0.1",
         "--dir", dir.toString(), "--save", "", "--daemonize", "no", "--logfile", dir.resolve("redis.log").toString()));
+    if (tls == null) {
+      command.addAll(List.of("--port", String.valueOf(port)));
+    } else {
+      command.addAll(List.of("--port", "0", "--tls-port", String.valueOf(port), "--tls-cert-file", tls.certificatePem().toString(),
+          "--tls-key-file", tls.privateKeyPem().toString(), "--tls-ca-cert-file", tls.certificatePem().toString(),
+          "--tls-auth-clients", "no"));
+    }
+    for (String user : users) {
+      command.add("--user");
+      command.addAll(List.of(user.split(" ")));
+    }
     if (durable) {
       command.addAll(List.of("--appendonly", "yes", "--appendfsync", "always"));
     } else {

@@ -59,6 +59,15 @@ public final class ServiceProcess implements AutoCloseable {
 
   /** Starts the JVM and waits until /health/ready answers 200. */
   public synchronized ServiceProcess start(Duration readyWithin) {
+    return start(readyWithin, "/health/ready");
+  }
+
+  /** Starts the JVM and waits until it serves /health/live, ready or not (a dependency may refuse it). */
+  public synchronized ServiceProcess startLive(Duration liveWithin) {
+    return start(liveWithin, "/health/live");
+  }
+
+  private ServiceProcess start(Duration within, String probe) {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
     command.addAll(launch);
@@ -73,17 +82,17 @@ public final class ServiceProcess implements AutoCloseable {
       throw new UncheckedIOException(e);
     }
     starts++;
-    long deadline = System.nanoTime() + readyWithin.toNanos();
+    long deadline = System.nanoTime() + within.toNanos();
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
         throw new IllegalStateException(mainClass + " exited with " + process.exitValue() + "; see " + log);
       }
-      if (status("/health/ready") == 200) {
+      if (status(probe) == 200) {
         return this;
       }
       sleep(100);
     }
-    throw new IllegalStateException(mainClass + " not ready within " + readyWithin + "; see " + log);
+    throw new IllegalStateException(mainClass + " did not answer " + probe + " within " + within + "; see " + log);
   }
 
   /** SIGKILL: no shutdown hook runs, nothing is flushed or committed. */
@@ -109,6 +118,18 @@ public final class ServiceProcess implements AutoCloseable {
     } catch (IOException | InterruptedException e) {
       return -1;
     }
+  }
+
+  /** SIGTERM without waiting: the service shuts down the way a Kubernetes pod is told to. */
+  public synchronized void terminate() {
+    if (process != null) {
+      process.destroy();
+    }
+  }
+
+  /** Whether the JVM still runs. */
+  public synchronized boolean isAlive() {
+    return process != null && process.isAlive();
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within 20 s. */

@@ -49,7 +49,7 @@ public final class HistoryCostBenchmark {
               spend_1h: {measure: sum(amount), last: 1h}
               spend_24h: {measure: sum(amount), last: 24h}
         """.formatted(name, store), "bench.yaml");
-    ServiceConfig config = ServiceConfig.load("enrich", null, System::getenv);
+    ServiceConfig config = ServiceConfig.load("enrich", null, System.getenv());
     HistoryStores stores = new HistoryStores(vertx, config, pipeline);
     stores.init().await(30, TimeUnit.SECONDS);
     HistoryPlan plan = stores.plans().get(0);

@@ -82,7 +82,7 @@ class HistoryStoresIT {
     String name = "history_" + store + "_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
     Map<String, String> env = Map.of("TRIBUTARY_REDIS_URI", devstack.redisUri(),
         "TRIBUTARY_SQL_URL", devstack.jdbcUrl() + (devstack.jdbcUrl().contains("?") ? "&" : "?") + "createDatabaseIfNotExist=true");
-    ServiceConfig config = ServiceConfig.load("enrich", null, env::get);
+    ServiceConfig config = ServiceConfig.load("enrich", null, env);
     Pipeline pipeline = pipeline(name, store);
     HistoryStores stores = new HistoryStores(vertx, config, pipeline);
     stores.init().await(30, TimeUnit.SECONDS);

@@ -13,6 +13,7 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The one path every event takes into the pipeline, whatever its source: validate, send the valid
@@ -56,6 +57,7 @@ public final class EventIntake {
    *     transaction as the events and dead letters (null for HTTP and RabbitMQ input)
    */
   public Future<Outcome> accept(List<RawEvent> events, String source, InputCommit consumed) {
+    long start = System.nanoTime();
     long now = System.currentTimeMillis();
     List<BusMessage> messages = new ArrayList<>(events.size());
     List<Rejection> rejected = new ArrayList<>();
@@ -84,7 +86,10 @@ public final class EventIntake {
     int acceptedCount = events.size() - rejected.size();
     int futureCount = future;
     metrics.in(events.size());
+    metrics.batch(events.size());
     return publisher.publish(messages, consumed).map(v -> {
+      // Validation to the committed transaction: what a client waits for between request and 202.
+      metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
       metrics.out(acceptedCount);
       metrics.rejected(rejected.size());
       metrics.deadLettered(rejected.size());

@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tributary.common.config.ServiceConfig;
 import io.tributary.common.input.InputCommit;
+import io.tributary.common.kafka.KafkaClientMeters;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.kafka.TransactionalPublisher;
 import io.tributary.common.pipeline.BusRef;
@@ -54,10 +55,11 @@ public final class OutputBuses implements BusPublisher {
   }
 
   /** Counters of the Kafka transactions: how many committed and failed, and the records they carried. */
-  public void registerMetrics(MeterRegistry registry, String stage, String pipeline) {
+  public void registerMetrics(MeterRegistry registry, String stage, String pipeline, KafkaClientMeters clientMeters) {
     if (kafka == null) {
       return;
     }
+    kafka.meterClientsWith(clientMeters);
     FunctionCounter.builder("tributary.kafka.transactions", kafka, TransactionalPublisher::committedTransactions)
         .description("Kafka transactions of this stage's outputs").tags("stage", stage, "pipeline", pipeline, "outcome", "committed")
         .register(registry);

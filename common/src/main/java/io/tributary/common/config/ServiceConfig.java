@@ -12,7 +12,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Function;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 
@@ -21,36 +20,48 @@ import org.yaml.snakeyaml.Yaml;
  * {@code a.bC} can be overridden by {@code TRIBUTARY_A_B_C} (camelCase becomes SNAKE_CASE). Secrets
  * (control token, passwords) are never read from the YAML file, only from
  * {@code TRIBUTARY_<NAME>} or from the file that {@code TRIBUTARY_<NAME>_FILE} names.
+ *
+ * <p>A few <em>open sections</em> ({@link #OPEN_SECTIONS}) take keys the service does not know in
+ * advance, such as Kafka client properties: {@code kafka.properties.security.protocol} in the file,
+ * or {@code TRIBUTARY_KAFKA_PROPERTIES_SECURITY_PROTOCOL}. Their owner ({@code KafkaProperties})
+ * checks the names.
  */
 public final class ServiceConfig {
 
-  private static final Set<String> SECRET_WORDS = Set.of("password", "token", "secret");
+  private static final Set<String> SECRET_WORDS = Set.of("password", "token", "secret", "jaas");
+
+  /** Sections whose keys are passed on to a client library rather than known here. */
+  public static final List<String> OPEN_SECTIONS = List.of(
+      "kafka.properties", "kafka.producer.properties", "kafka.consumer.properties", "kafka.admin.properties");
 
   private final Map<String, String> values;
-  private final Function<String, String> env;
+  private final Map<String, String> openValues;
+  private final Map<String, String> env;
 
-  private ServiceConfig(Map<String, String> values, Function<String, String> env) {
+  private ServiceConfig(Map<String, String> values, Map<String, String> openValues, Map<String, String> env) {
     this.values = values;
+    this.openValues = openValues;
     this.env = env;
   }
 
   /** Defaults for a stage, then the file (may be null), then the environment. */
-  public static ServiceConfig load(String stage, Path file, Function<String, String> env) {
+  public static ServiceConfig load(String stage, Path file, Map<String, String> env) {
     Map<String, String> values = new TreeMap<>(defaults(stage));
+    Map<String, String> openValues = new TreeMap<>();
     if (file != null) {
-      flatten("", readYaml(file), values, file);
+      flatten("", readYaml(file), values, openValues, file);
     }
     for (Map.Entry<String, String> entry : values.entrySet()) {
-      String override = env.apply(envName(entry.getKey()));
+      String override = env.get(envName(entry.getKey()));
       if (override != null) {
         entry.setValue(override);
       }
     }
-    return new ServiceConfig(values, env);
+    return new ServiceConfig(values, openValues, Map.copyOf(env));
   }
 
   public static ServiceConfig load(String stage, Path file) {
-    return load(stage, file, System::getenv);
+    return load(stage, file, System.getenv());
   }
 
   static Map<String, String> defaults(String stage) {
@@ -81,6 +92,9 @@ public final class ServiceConfig {
     d.put("aggregate.cacheWindows", "200000");
     d.put("aggregate.maxRelayBacklog", "64");
     d.put("redis.uri", "redis://127.0.0.1:6379");
+    d.put("redis.user", "");
+    d.put("redis.tlsCaFile", "");
+    d.put("redis.tlsVerifyHostname", "true");
     d.put("redis.maxPoolSize", "8");
     d.put("redis.maxWaitingHandlers", "32768");
     d.put("sql.url", "jdbc:mariadb://127.0.0.1:3306/tributary?createDatabaseIfNotExist=true");
@@ -96,6 +110,7 @@ public final class ServiceConfig {
     d.put("cluster.port", "5701");
     d.put("cluster.members", "127.0.0.1");
     d.put("cluster.kubernetes", "false");
+    d.put("shutdown.drainSeconds", "0");
     d.put("shutdown.graceSeconds", "20");
     d.put("control.startPaused", "false");
     return d;
@@ -145,13 +160,49 @@ public final class ServiceConfig {
     return items;
   }
 
+  /** The file's keys under an open section, without the section's prefix ({@code security.protocol}). */
+  public Map<String, String> fileSection(String section) {
+    requireOpen(section);
+    Map<String, String> out = new TreeMap<>();
+    String prefix = section + ".";
+    openValues.forEach((k, v) -> {
+      if (k.startsWith(prefix)) {
+        out.put(k.substring(prefix.length()), v);
+      }
+    });
+    return out;
+  }
+
+  /**
+   * The environment variables under an open section, by what follows its prefix: for
+   * {@code kafka.properties}, {@code TRIBUTARY_KAFKA_PROPERTIES_SASL_MECHANISM=PLAIN} gives
+   * {@code SASL_MECHANISM -> PLAIN}.
+   */
+  public Map<String, String> environmentSection(String section) {
+    requireOpen(section);
+    String prefix = envName(section) + "_";
+    Map<String, String> out = new TreeMap<>();
+    env.forEach((k, v) -> {
+      if (k.startsWith(prefix) && k.length() > prefix.length()) {
+        out.put(k.substring(prefix.length()), v);
+      }
+    });
+    return out;
+  }
+
+  private static void requireOpen(String section) {
+    if (!OPEN_SECTIONS.contains(section)) {
+      throw new IllegalArgumentException("'" + section + "' is not an open section");
+    }
+  }
+
   /** {@code name} is e.g. {@code CONTROL_TOKEN}: read from TRIBUTARY_CONTROL_TOKEN, else the file TRIBUTARY_CONTROL_TOKEN_FILE. */
   public Secret secret(String name) {
-    String direct = env.apply("TRIBUTARY_" + name);
+    String direct = env.get("TRIBUTARY_" + name);
     if (direct != null && !direct.isEmpty()) {
       return Secret.of(direct);
     }
-    String file = env.apply("TRIBUTARY_" + name + "_FILE");
+    String file = env.get("TRIBUTARY_" + name + "_FILE");
     if (file != null && !file.isEmpty()) {
       try {
         return Secret.of(Files.readString(Path.of(file), StandardCharsets.UTF_8).strip());
@@ -194,7 +245,7 @@ public final class ServiceConfig {
     }
   }
 
-  private static void flatten(String prefix, Object node, Map<String, String> out, Path file) {
+  private static void flatten(String prefix, Object node, Map<String, String> out, Map<String, String> open, Path file) {
     if (!(node instanceof Map<?, ?> map)) {
       throw new ConfigException("config file " + file + ": '" + (prefix.isEmpty() ? "(root)" : prefix) + "' must be a mapping");
     }
@@ -206,8 +257,11 @@ public final class ServiceConfig {
             + envName(key) + " or " + envName(key) + "_FILE instead");
       }
       Object value = entry.getValue();
+      boolean inOpenSection = OPEN_SECTIONS.stream().anyMatch(section -> key.startsWith(section + "."));
       if (value instanceof Map<?, ?>) {
-        flatten(key, value, out, file);
+        flatten(key, value, out, open, file);
+      } else if (inOpenSection) {
+        open.put(key, value instanceof List<?> list ? String.join(",", list.stream().map(String::valueOf).toList()) : String.valueOf(value));
       } else if (!out.containsKey(key)) {
         throw new ConfigException("config file " + file + ": unknown key '" + key + "'; known keys: " + out.keySet());
       } else if (value instanceof List<?> list) {

@@ -13,6 +13,7 @@ import io.vertx.rabbitmq.RabbitMQClient;
 import io.vertx.redis.client.Redis;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
@@ -28,6 +29,8 @@ public final class DependencyChecksVerticle extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(DependencyChecksVerticle.class);
 
+  private static final long GAUGE_PERIOD_MS = 5000;
+
   private final ServiceContext service;
   private final Set<Dependency> dependencies;
   private final List<AutoCloseable> closeables = new ArrayList<>();
@@ -42,8 +45,10 @@ public final class DependencyChecksVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    // The readiness gauge follows the dependencies between probes too.
+    vertx.setPeriodic(0, GAUGE_PERIOD_MS, id -> service.readiness().evaluate());
     if (dependencies.contains(Dependency.KAFKA)) {
-      return vertx.executeBlocking(() -> Admin.create(new java.util.HashMap<>(
+      return vertx.executeBlocking(() -> Admin.create(new HashMap<>(
               KafkaSettings.admin(service.config(), service.instanceId() + "-health"))))
           .onSuccess(admin -> {
             closeables.add(admin);

@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonObject;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * The dependencies a service needs to do its work. Checks run in parallel, each bounded by a
@@ -16,6 +17,26 @@ public final class Readiness {
   private static final long CHECK_TIMEOUT_MS = 2000;
 
   private final List<DependencyCheck> checks = new CopyOnWriteArrayList<>();
+  private final Consumer<Boolean> onEvaluated;
+  private volatile boolean draining;
+
+  /** {@code onEvaluated} hears each answer's verdict (the readiness gauge). */
+  public Readiness(Consumer<Boolean> onEvaluated) {
+    this.onEvaluated = onEvaluated;
+  }
+
+  /**
+   * From now on the service answers not ready, whatever its dependencies say: it is shutting down,
+   * and load balancers and the Kubernetes endpoints take it out before it stops serving.
+   */
+  public void drain() {
+    draining = true;
+    onEvaluated.accept(false);
+  }
+
+  public boolean draining() {
+    return draining;
+  }
 
   public Readiness register(DependencyCheck check) {
     checks.add(check);
@@ -26,7 +47,10 @@ public final class Readiness {
     return List.copyOf(checks);
   }
 
-  /** Completes with {"status": "UP"|"DOWN", "checks": {...}, "down": [...]}; never fails. */
+  /**
+   * Completes with {"status": "UP"|"DOWN", "checks": {...}, "down": [...]}, and "draining": true
+   * once {@link #drain()} was called; never fails.
+   */
   public Future<JsonObject> evaluate() {
     List<DependencyCheck> current = checks();
     List<Future<JsonObject>> results = current.stream().map(Readiness::run).toList();
@@ -40,10 +64,16 @@ public final class Readiness {
           down.add(current.get(i).name());
         }
       }
-      return Future.succeededFuture(new JsonObject()
-          .put("status", down.isEmpty() ? "UP" : "DOWN")
+      boolean ready = down.isEmpty() && !draining;
+      onEvaluated.accept(ready);
+      JsonObject answer = new JsonObject()
+          .put("status", ready ? "UP" : "DOWN")
           .put("checks", details)
-          .put("down", down));
+          .put("down", down);
+      if (draining) {
+        answer.put("draining", true);
+      }
+      return Future.succeededFuture(answer);
     });
   }
 

@@ -77,6 +77,7 @@ public final class KafkaInput implements InputBus {
   private final Commit commitMode;
   private final StageControl control;
   private final StageMetrics metrics;
+  private KafkaClientMeters.Binding consumerMeters = () -> { };
   private final InFlightBatches inFlight;
   /** Per shard, how many times its position was moved (consumer thread only): stamped on each batch. */
   private final Map<Integer, Long> seeks = new HashMap<>();
@@ -203,6 +204,7 @@ public final class KafkaInput implements InputBus {
   private void run() {
     try {
       consumer = new KafkaConsumer<>(new HashMap<>(config));
+      consumerMeters = metrics.kafkaClients().bind(consumer);
       consumer.subscribe(topics, new Listener());
       while (!stopping) {
         applyPauseState();
@@ -506,6 +508,7 @@ public final class KafkaInput implements InputBus {
       } catch (RuntimeException e) {
         LOG.warn("{}: closing consumer: {}", name, e.getMessage());
       }
+      consumerMeters.close();
     }
   }
 

@@ -4,7 +4,10 @@ import io.tributary.common.config.ServiceConfig;
 import java.util.HashMap;
 import java.util.Map;
 
-/** Kafka client properties derived from a service's configuration. */
+/**
+ * Kafka client properties derived from a service's configuration, with the deployment's
+ * pass-through properties ({@link KafkaProperties}: TLS, SASL, tuning) put over them last.
+ */
 public final class KafkaSettings {
 
   private KafkaSettings() {
@@ -17,11 +20,18 @@ public final class KafkaSettings {
     p.put("request.timeout.ms", config.get("kafka.requestTimeoutMs"));
     p.put("default.api.timeout.ms", String.valueOf(config.getInt("kafka.requestTimeoutMs") * 2));
     p.put("reconnect.backoff.max.ms", "2000");
+    KafkaProperties.from(config).applyTo(KafkaProperties.Client.ADMIN, p);
     return p;
   }
 
   /** An idempotent producer that only reports success once every in-sync replica has the record. */
   public static Map<String, String> producer(ServiceConfig config, String clientId) {
+    Map<String, String> p = producerDefaults(config, clientId);
+    KafkaProperties.from(config).applyTo(KafkaProperties.Client.PRODUCER, p);
+    return p;
+  }
+
+  private static Map<String, String> producerDefaults(ServiceConfig config, String clientId) {
     Map<String, String> p = new HashMap<>();
     p.put("bootstrap.servers", config.get("kafka.bootstrapServers"));
     p.put("client.id", clientId);
@@ -47,12 +57,13 @@ public final class KafkaSettings {
    * no replacement with the same id takes over (Kafka Streams uses 10 s too).
    */
   public static Map<String, String> transactionalProducer(ServiceConfig config, String clientId, String transactionalId) {
-    Map<String, String> p = producer(config, clientId);
+    Map<String, String> p = producerDefaults(config, clientId);
     p.put("transactional.id", transactionalId);
     p.put("transaction.timeout.ms", config.get("kafka.transactionTimeoutMs"));
     // A produce request that reaches a partition while the previous transaction's markers are still
     // being written is refused (CONCURRENT_TRANSACTIONS) and retried: after 10 ms, not the default 100.
     p.put("retry.backoff.ms", "10");
+    KafkaProperties.from(config).applyTo(KafkaProperties.Client.PRODUCER, p);
     return p;
   }
 
@@ -80,6 +91,7 @@ public final class KafkaSettings {
     }
     p.put("key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
     p.put("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
+    KafkaProperties.from(config).applyTo(KafkaProperties.Client.CONSUMER, p);
     return p;
   }
 }

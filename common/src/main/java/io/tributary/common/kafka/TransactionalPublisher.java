@@ -68,6 +68,8 @@ public final class TransactionalPublisher implements BusPublisher {
   private final AtomicLong failed = new AtomicLong();
   private final AtomicLong records = new AtomicLong();
   private KafkaProducer<String, byte[]> producer;
+  private volatile KafkaClientMeters meters = KafkaClientMeters.NONE;
+  private KafkaClientMeters.Binding producerMeters = () -> { };
   private long failedInitAt;
 
   /** One caller's batch: its messages, the offsets to commit with them (or null), and where to complete it. */
@@ -96,6 +98,11 @@ public final class TransactionalPublisher implements BusPublisher {
   }
 
   /** @param producerConfig producer settings including {@code transactional.id} */
+  /** Meters each producer this publisher makes, from the next one on. */
+  public void meterClientsWith(KafkaClientMeters clientMeters) {
+    this.meters = clientMeters;
+  }
+
   public TransactionalPublisher(Map<String, String> producerConfig, String name) {
     this.config = new HashMap<>(producerConfig);
     this.name = name;
@@ -284,6 +291,7 @@ public final class TransactionalPublisher implements BusPublisher {
       throw e instanceof KafkaException k ? k : new KafkaException(e);
     }
     producer = created;
+    producerMeters = meters.bind(created);
     LOG.info("{}: transactional producer {} ready", name, config.get("transactional.id"));
   }
 
@@ -295,6 +303,7 @@ public final class TransactionalPublisher implements BusPublisher {
         LOG.debug("{}: closing the producer: {}", name, e.getMessage());
       }
       producer = null;
+      producerMeters.close();
     }
   }
 

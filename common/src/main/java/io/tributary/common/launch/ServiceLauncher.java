@@ -11,6 +11,8 @@ import io.tributary.common.config.ServiceConfig;
 import io.tributary.common.health.Dependency;
 import io.tributary.common.health.DependencyChecksVerticle;
 import io.tributary.common.health.Readiness;
+import io.tributary.common.kafka.KafkaProperties;
+import io.tributary.common.logging.LogFields;
 import io.tributary.common.pipeline.Pipeline;
 import io.tributary.common.pipeline.PipelineException;
 import io.tributary.common.pipeline.PipelineParser;
@@ -35,7 +37,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Starts one stage: reads its config and the pipeline file, builds Vert.x with Prometheus metrics
  * (and the control cluster when enabled), deploys the dependency checks and the stage's verticles,
- * and on SIGTERM undeploys them in reverse so intake stops first and in-flight work is committed.
+ * and on SIGTERM turns readiness down, drains, then undeploys them in reverse so intake stops first
+ * and in-flight work is committed.
  */
 public final class ServiceLauncher {
 
@@ -66,6 +69,11 @@ public final class ServiceLauncher {
     try {
       arguments = Arguments.parse(args, System::getenv);
       config = ServiceConfig.load(stage.name(), arguments.config());
+      KafkaProperties.from(config);
+      String logFormat = System.getenv().getOrDefault("TRIBUTARY_LOG_FORMAT", "text");
+      if (!LogFields.FORMATS.contains(logFormat)) {
+        throw new ServiceConfig.ConfigException("TRIBUTARY_LOG_FORMAT must be one of " + LogFields.FORMATS + ", got '" + logFormat + "'");
+      }
       pipeline = PipelineParser.parse(arguments.pipeline());
     } catch (PipelineException | ServiceConfig.ConfigException | IllegalArgumentException e) {
       System.err.println("tributary " + stage.name() + "-service: " + e.getMessage());
@@ -87,7 +95,9 @@ public final class ServiceLauncher {
     VertxOptions options = new VertxOptions()
         .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true));
     Vertx vertx = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry)).with(options).build();
-    LOG.info("starting {} service {} for pipeline '{}' with {}", stage.name(), instanceId, pipeline.name(), config.describe());
+    LogFields.identify(pipeline.name(), stage.name(), instanceId);
+    LOG.info("starting {} service {} for pipeline '{}' with {} and Kafka client properties {}", stage.name(), instanceId,
+        pipeline.name(), config.describe(), KafkaProperties.from(config).describe());
     {
       StageControl control = new StageControl();
       if (config.getBoolean("control.startPaused")) {
@@ -101,8 +111,9 @@ public final class ServiceLauncher {
           .put("instance", instanceId)
           .put("version", ServiceContext.VERSION);
       ClusterNode node = new ClusterNode(instanceId, stage.name(), pipeline.name(), control, identity::copy);
+      StageMetrics metrics = new StageMetrics(registry, stage.name(), pipeline.name());
       ServiceContext context = new ServiceContext(stage.name(), instanceId, config, pipeline, registry,
-          new StageMetrics(registry, stage.name(), pipeline.name()), new Readiness(), control, node);
+          metrics, new Readiness(metrics::ready), control, node);
       Future<?> deployed = vertx.deployVerticle(new DependencyChecksVerticle(context, stage.dependencies().apply(pipeline)));
       for (Deployable verticle : stage.verticles().apply(context)) {
         deployed = deployed.compose(id -> vertx.deployVerticle(verticle));
@@ -137,7 +148,21 @@ public final class ServiceLauncher {
     node.join(Vertx.builder().with(options).withClusterManager(manager).buildClustered(), manager);
   }
 
+  /**
+   * Readiness goes down first and the service keeps serving for {@code shutdown.drainSeconds}, so
+   * load balancers stop sending before intake stops; then the verticles stop in reverse order.
+   */
   private static void shutdown(Running running) {
+    long drain = running.context().config().getLong("shutdown.drainSeconds");
+    running.context().readiness().drain();
+    if (drain > 0) {
+      LOG.info("SIGTERM: {} service answers not ready and drains for {} s", running.context().stage(), drain);
+      try {
+        Thread.sleep(TimeUnit.SECONDS.toMillis(drain));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     LOG.info("SIGTERM: stopping {} service", running.context().stage());
     try {
       running.close().toCompletionStage().toCompletableFuture().get();

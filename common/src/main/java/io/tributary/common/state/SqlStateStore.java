@@ -1,5 +1,6 @@
 package io.tributary.common.state;
 
+import io.tributary.common.logging.LogFields;
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.Measure;
 import io.tributary.common.sql.SqlPool;
@@ -647,7 +648,8 @@ public final class SqlStateStore implements StateStore {
       long oldestBucket = st - dedupMillis - BatchPlan.DEDUP_BUCKET_MILLIS;
       chain = chain.compose(v -> purgeSeen(partition, oldestBucket))
           .recover(failure -> {
-            LOG.warn("purge of partition {} failed, retried in {} s: {}", partition, PURGE_SECONDS, failure.getMessage());
+            LogFields.forPartition(partition, () -> LOG.warn("purge of partition {} failed, retried in {} s: {}", partition, PURGE_SECONDS,
+                failure.getMessage()));
             return Future.succeededFuture();
           });
     }

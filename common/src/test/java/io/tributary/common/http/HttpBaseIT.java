@@ -165,7 +165,7 @@ class HttpBaseIT {
         "TRIBUTARY_REDIS_URI", redis.uri(),
         "TRIBUTARY_CONTROL_TOKEN", TOKEN));
     env.putAll(extra);
-    return ServiceConfig.load("test", null, env::get);
+    return ServiceConfig.load("test", null, env);
   }
 
   private static HttpResponse<String> awaitStatus(String path, int status) throws Exception {

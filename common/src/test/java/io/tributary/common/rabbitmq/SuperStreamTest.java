@@ -30,7 +30,7 @@ class SuperStreamTest {
         .replace("ingested: kafka:events.ingested", "ingested: rabbitmq:events.ingested")
         .replace("updates:  kafka:aggregates.updates", "updates:  rabbitmq:aggregates.updates");
     Pipeline pipeline = PipelineParser.parse(demo, "payments.yaml");
-    ServiceConfig config = ServiceConfig.load("enrich", null, Map.of("TRIBUTARY_KAFKA_PARTITIONS", "4")::get);
+    ServiceConfig config = ServiceConfig.load("enrich", null, Map.of("TRIBUTARY_KAFKA_PARTITIONS", "4"));
     Map<String, SuperStream> streams = SuperStream.ofPipeline(pipeline, config);
     assertThat(streams).containsOnlyKeys("events.ingested");
     assertThat(streams.get("events.ingested").partitions()).isEqualTo(4);

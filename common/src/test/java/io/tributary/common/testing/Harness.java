@@ -3,13 +3,17 @@ package io.tributary.common.testing;
 import io.tributary.common.config.ServiceConfig;
 import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.pipeline.Pipeline;
+import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -43,7 +47,7 @@ public final class Harness {
         "TRIBUTARY_CONTROL_TOKEN", TOKEN,
         "TRIBUTARY_SHUTDOWN_GRACE_SECONDS", "5"));
     all.putAll(env);
-    ServiceConfig config = ServiceConfig.load(stage.name(), null, all::get);
+    ServiceConfig config = ServiceConfig.load(stage.name(), null, all);
     ServiceLauncher.Running running = ServiceLauncher.start(stage, config, pipeline)
         .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
     Service service = new Service(running, port);
@@ -84,5 +88,36 @@ public final class Harness {
     try (ServerSocket socket = new ServerSocket(0)) {
       return socket.getLocalPort();
     }
+  }
+
+  /** The repository's root: the first folder above the working directory that holds examples/payments.yaml. */
+  public static Path projectRoot() {
+    Path dir = Path.of("").toAbsolutePath();
+    while (dir != null && !Files.exists(dir.resolve("examples/payments.yaml"))) {
+      dir = dir.getParent();
+    }
+    if (dir == null) {
+      throw new IllegalStateException("no examples/payments.yaml above " + Path.of("").toAbsolutePath());
+    }
+    return dir;
+  }
+
+  /**
+   * The demo pipeline (examples/payments.yaml, found above the working directory) under another
+   * name, with topics of its own: a test's run leaves nothing another run would find.
+   */
+  public static String demoPipeline(String name) throws IOException {
+    String yaml = Files.readString(projectRoot().resolve("examples/payments.yaml"))
+        .replaceFirst("(?m)^pipeline: payments\\b", "pipeline: " + name)
+        .replace("kafka:events.ingested", "kafka:" + name + ".ingested")
+        .replace("kafka:events.enriched", "kafka:" + name + ".enriched")
+        .replace("kafka:aggregates.updates", "kafka:" + name + ".updates")
+        .replace("kafka:events.dlq", "kafka:" + name + ".dlq");
+    for (String part : List.of("pipeline: " + name, name + ".ingested", name + ".enriched", name + ".updates", name + ".dlq", "store: redis")) {
+      if (!yaml.contains(part)) {
+        throw new IllegalStateException("examples/payments.yaml changed: the renamed demo lacks '" + part + "'");
+      }
+    }
+    return yaml;
   }
 }
