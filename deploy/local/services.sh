@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Starts the local backing services used by Tributary's integration tests
-# (Redis, MariaDB, RabbitMQ) on a Debian 12 host without systemd or Docker.
+# (Redis, MariaDB, RabbitMQ) on a Debian 12 host without systemd or Docker, and
+# installs the tools deploy/verify/verify.sh checks the deployment files with
+# (promtool, docker-compose, node and npm) when they are not on PATH.
 #
 # Must run as root. Idempotent: a server that already answers is left alone.
 #
 # Environment:
 #   SKIP_MARIADB=1        do not touch MariaDB
 #   SKIP_RABBITMQ=1       do not touch RabbitMQ
+#   SKIP_TOOLS=1          do not install the verify tools
 #   SERVICES_WAIT_SECONDS how long to wait for each server to answer (default 60)
 set -euo pipefail
 
@@ -200,8 +203,38 @@ start_rabbitmq() {
     SUMMARY+=("rabbitmq=started")
 }
 
+# ---------------------------------------------------------------- Verify tools
+
+# ensure_command COMMAND PACKAGE: installs PACKAGE when COMMAND is not on PATH.
+ensure_command() {
+    local cmd="$1" pkg="$2"
+    if command -v "$cmd" >/dev/null 2>&1; then
+        return 0
+    fi
+    ensure_package "$pkg"
+    command -v "$cmd" >/dev/null 2>&1 || die "$pkg is installed but $cmd is not on PATH"
+}
+
+# The tools of deploy/verify/verify.sh. promtool comes with Debian's prometheus
+# package: ensure_package's policy-rc.d keeps its daemon from being started.
+# docker-compose (Compose v1) needs no Docker engine to check a file.
+ensure_tools() {
+    if [ "${SKIP_TOOLS:-0}" = 1 ]; then
+        log "tools: skipped (SKIP_TOOLS=1)"
+        SUMMARY+=("tools=skipped")
+        return 0
+    fi
+    ensure_command promtool prometheus
+    ensure_command docker-compose docker-compose
+    ensure_command node nodejs
+    ensure_command npm npm
+    log "tools: promtool, docker-compose, node and npm on PATH"
+    SUMMARY+=("tools=ok")
+}
+
 start_redis
 start_mariadb
 start_rabbitmq
+ensure_tools
 
 log "services: ${SUMMARY[*]}"

@@ -98,17 +98,17 @@ public final class TransactionalPublisher implements BusPublisher {
   }
 
   /** @param producerConfig producer settings including {@code transactional.id} */
-  /** Meters each producer this publisher makes, from the next one on. */
-  public void meterClientsWith(KafkaClientMeters clientMeters) {
-    this.meters = clientMeters;
-  }
-
   public TransactionalPublisher(Map<String, String> producerConfig, String name) {
     this.config = new HashMap<>(producerConfig);
     this.name = name;
     this.sender = new Thread(this::run, "kafka-transactions-" + name);
     sender.setDaemon(true);
     sender.start();
+  }
+
+  /** Meters each producer this publisher makes, from the next one on. */
+  public void meterClientsWith(KafkaClientMeters clientMeters) {
+    this.meters = clientMeters;
   }
 
   @Override

@@ -63,6 +63,8 @@ public final class ServiceLauncher {
   /** The entry point of each service's Main. Exits 2 on a bad config or pipeline file, 1 if it cannot start. */
   public static void main(Stage stage, String[] args) {
     System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
+    // Hazelcast logs before it reads its configuration: through SLF4J from the first line, so JSON logs stay JSON.
+    System.setProperty("hazelcast.logging.type", "slf4j");
     Arguments arguments;
     ServiceConfig config;
     Pipeline pipeline;
