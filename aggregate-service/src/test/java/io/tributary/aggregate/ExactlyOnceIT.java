@@ -188,12 +188,15 @@ class ExactlyOnceIT {
    * while enrich is SIGKILLed twice mid-stream: a replayed batch gets the features it got before, and
    * a client's retry the features of its first delivery.
    */
-  @ParameterizedTest(name = "{0} store, hot cards take {1} of the events")
-  @CsvSource({"redis, 0.3", "sql, 0.03"})
-  void historyFeaturesEqualTheGroundTruthWhileEnrichIsKilledTwice(String store, double hotShare, DevStack devstack) throws Exception {
+  @ParameterizedTest(name = "{0} store, hot cards take {1} of the events, {2} of all events")
+  @CsvSource({"redis, 0.3, 1", "sql, 0.03, 0.3"})
+  void historyFeaturesEqualTheGroundTruthWhileEnrichIsKilledTwice(String store, double hotShare, double share, DevStack devstack)
+      throws Exception {
     // The SQL store aggregates each window's rows in the database, so its cost grows with a hot card's
-    // events per day: its stream is less skewed (docs/operations.md, "Event history").
-    HistoryStream stream = new HistoryStream(21, EVENTS, 500, hotShare);
+    // events per day (docs/operations.md, "Event history"): its stream is less skewed, and shorter, as
+    // it enriches a few hundred events a second with this history on this machine's MariaDB.
+    int events = (int) (EVENTS * share);
+    HistoryStream stream = new HistoryStream(21, events, 500, hotShare);
     int batches = stream.batches.size();
     String name = uniqueName("proof_history", store, "kafka");
     try (Stack stack = new Stack(devstack, name, HistoryStream.pipelineYaml(name, store), store, storeUri(devstack, store), 0, "kafka")) {
@@ -227,9 +230,16 @@ class ExactlyOnceIT {
         }
       }
       assertThat(differences).as("events whose features differ from the ground truth").isEmpty();
-      assertThat(outputs).as("one enriched event per accepted event, retries included").isEqualTo(stream.expectedOutputs());
-      assertThat(stream.retries).isGreaterThan(EVENTS / 100);
-      assertThat(stream.late).isGreaterThan(EVENTS / 50);
+      Map<String, Integer> expectedOutputs = stream.expectedOutputs();
+      List<String> miscounted = expectedOutputs.keySet().stream().filter(id -> !expectedOutputs.get(id).equals(outputs.get(id))).sorted()
+          .map(id -> id + " " + outputs.getOrDefault(id, 0) + "/" + expectedOutputs.get(id)).toList();
+      List<String> unsent = outputs.keySet().stream().filter(id -> !expectedOutputs.containsKey(id)).sorted().toList();
+      assertThat(miscounted.subList(0, Math.min(20, miscounted.size())))
+          .as("one enriched event per accepted event, retries included (%d read of %d sent, %d ids miscounted); first ids, read/expected",
+              enriched.size(), sent, miscounted.size()).isEmpty();
+      assertThat(unsent).as("enriched events of no accepted event").isEmpty();
+      assertThat(stream.retries).isGreaterThan(events / 100);
+      assertThat(stream.late).isGreaterThan(events / 50);
       assertThat(stream.clipped).as("late events whose 24 h window the retention clips").isGreaterThan(0);
       assertThat(stream.truth.values().stream().flatMap(List::stream).mapToLong(HistoryStream.Features::count1h).max().orElse(0))
           .as("a hot card's busiest hour").isGreaterThan(hotShare > 0.1 ? 50 : 5);
