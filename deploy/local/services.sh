@@ -2,14 +2,15 @@
 # Starts the local backing services used by Tributary's integration tests
 # (Redis, MariaDB, RabbitMQ) on a Debian 12 host without systemd or Docker, and
 # installs the tools deploy/verify/verify.sh checks the deployment files with
-# (promtool, docker-compose, node and npm) when they are not on PATH.
+# (promtool, docker-compose, node and npm) and the console test's Chromium when
+# they are not on PATH.
 #
 # Must run as root. Idempotent: a server that already answers is left alone.
 #
 # Environment:
 #   SKIP_MARIADB=1        do not touch MariaDB
 #   SKIP_RABBITMQ=1       do not touch RabbitMQ
-#   SKIP_TOOLS=1          do not install the verify tools
+#   SKIP_TOOLS=1          do not install the verify tools and Chromium
 #   SERVICES_WAIT_SECONDS how long to wait for each server to answer (default 60)
 set -euo pipefail
 
@@ -215,9 +216,11 @@ ensure_command() {
     command -v "$cmd" >/dev/null 2>&1 || die "$pkg is installed but $cmd is not on PATH"
 }
 
-# The tools of deploy/verify/verify.sh. promtool comes with Debian's prometheus
-# package: ensure_package's policy-rc.d keeps its daemon from being started.
-# docker-compose (Compose v1) needs no Docker engine to check a file.
+# The tools of deploy/verify/verify.sh and of the console's browser test. promtool
+# comes with Debian's prometheus package: ensure_package's policy-rc.d keeps its
+# daemon from being started. docker-compose (Compose v1) needs no Docker engine to
+# check a file. Chromium runs headless under Playwright (ConsoleIT), with a font
+# for the page's text in its screenshots.
 ensure_tools() {
     if [ "${SKIP_TOOLS:-0}" = 1 ]; then
         log "tools: skipped (SKIP_TOOLS=1)"
@@ -228,7 +231,9 @@ ensure_tools() {
     ensure_command docker-compose docker-compose
     ensure_command node nodejs
     ensure_command npm npm
-    log "tools: promtool, docker-compose, node and npm on PATH"
+    ensure_command chromium chromium
+    ensure_package fonts-liberation
+    log "tools: promtool, docker-compose, node, npm and chromium on PATH"
     SUMMARY+=("tools=ok")
 }
 

@@ -3,6 +3,7 @@ package io.tributary.aggregate;
 import io.tributary.common.ServiceContext;
 import io.tributary.common.StageClients;
 import io.tributary.common.bus.BusMessage;
+import io.tributary.common.console.Console;
 import io.tributary.common.http.ServiceHttpServer;
 import io.tributary.common.input.InputBus;
 import io.tributary.common.input.InputBuses;
@@ -74,6 +75,7 @@ public final class AggregateVerticle extends VerticleBase {
               .put("relay", new JsonObject().put("pending", relay.pending()).put("relayedEntries", relay.relayedEntries())));
           consumer.start();
           AggregatesHandler queries = new AggregatesHandler(pipeline, store, () -> partitions);
+          service.cluster().serve(Console.AGGREGATES, queries::answer);
           return http.start(vertx, router -> {
             router.get("/aggregates/:aggregation/:group").handler(queries::windows);
             router.get("/aggregates/:aggregation").handler(queries::top);

@@ -9,6 +9,9 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,8 +19,10 @@ import org.slf4j.LoggerFactory;
 /**
  * This instance as a member of the control cluster. Every node answers on its own event-bus address,
  * so /cluster can ask each member for its stage and status, and a cluster-wide pause reaches each
- * member of the same pipeline and stage and reports what each did. Only control travels here: no
- * event data depends on the event bus (split brains leave stale subscriptions, eclipse-vertx/vert.x#5202).
+ * member of the same pipeline and stage and reports what each did; one member can be paused by its
+ * id, and a stage can answer questions for the other stages' consoles ({@link #serve}, {@link #askStage}).
+ * Only control and console reads travel here: no event data depends on the event bus (split brains
+ * leave stale subscriptions, eclipse-vertx/vert.x#5202).
  *
  * <p>The control cluster runs on a Vert.x instance of its own, joined in the background once the
  * stage serves ({@link #join}): joining Hazelcast takes seconds, and the stage does not wait for it.
@@ -36,7 +41,9 @@ public final class ClusterNode {
   private volatile Vertx vertx;
   private volatile ClusterManager clusterManager;
   private volatile boolean closed;
+  private volatile JsonArray lastMembers = new JsonArray();
   private MessageConsumer<JsonObject> consumer;
+  private final Map<String, Function<JsonObject, Future<JsonObject>>> services = new ConcurrentHashMap<>();
 
   public ClusterNode(String localId, String stage, String pipeline, StageControl control, Supplier<JsonObject> identity) {
     this.localId = localId;
@@ -61,7 +68,8 @@ public final class ClusterNode {
       if (closed) {
         return v.close();
       }
-      consumer = v.eventBus().consumer(address(manager.getNodeId()), message -> message.reply(handle(message.body())));
+      consumer = v.eventBus().consumer(address(manager.getNodeId()), message -> handle(message.body())
+          .onComplete(ar -> message.reply(ar.succeeded() ? ar.result() : new JsonObject().put("error", String.valueOf(ar.cause().getMessage())))));
       return consumer.completion().onSuccess(done -> {
         vertx = v;
         clusterManager = manager;
@@ -71,19 +79,35 @@ public final class ClusterNode {
         e.getMessage()));
   }
 
-  private JsonObject handle(JsonObject request) {
+  /**
+   * Answers questions of {@code action} for the other members (a console asking the aggregate stage
+   * for its windows): the request is the JSON a caller of {@link #askStage} sent.
+   */
+  public void serve(String action, Function<JsonObject, Future<JsonObject>> handler) {
+    services.put(action, handler);
+  }
+
+  private Future<JsonObject> handle(JsonObject request) {
     String action = request.getString("action", "status");
-    boolean sameStage = stage.equals(request.getString("stage")) && pipeline.equals(request.getString("pipeline"));
+    Function<JsonObject, Future<JsonObject>> service = services.get(action);
+    if (service != null) {
+      return service.apply(request);
+    }
+    if (!List.of("status", "pause", "resume").contains(action)) {
+      return Future.failedFuture("the " + stage + " stage does not answer '" + action + "' (yet)");
+    }
+    boolean addressed = pipeline.equals(request.getString("pipeline"))
+        && (stage.equals(request.getString("stage")) || nodeId().equals(request.getString("member")));
     JsonObject reply = localStatus();
     if ("pause".equals(action) || "resume".equals(action)) {
-      if (sameStage) {
+      if (addressed) {
         reply.put("changed", "pause".equals(action) ? control.pause() : control.resume());
         reply.put("state", control.isPaused() ? "paused" : "running");
       } else {
         reply.put("skipped", "other stage or pipeline");
       }
     }
-    return reply;
+    return Future.succeededFuture(reply);
   }
 
   /** Leaves the control cluster. */
@@ -99,25 +123,68 @@ public final class ClusterNode {
   }
 
   public Future<JsonArray> members() {
-    return askAll(new JsonObject().put("action", "status"));
+    return askAll(new JsonObject().put("action", "status")).onSuccess(list -> lastMembers = list);
   }
 
-  /** Pause or resume every instance of this pipeline's stage; the answer lists each member's outcome. */
-  public Future<JsonArray> broadcast(String action) {
-    return askAll(new JsonObject().put("action", action).put("stage", stage).put("pipeline", pipeline));
+  /** Pause or resume every instance of this pipeline's {@code targetStage}; the answer lists each member's outcome. */
+  public Future<JsonArray> broadcast(String action, String targetStage) {
+    return askAll(new JsonObject().put("action", action).put("stage", targetStage).put("pipeline", pipeline));
+  }
+
+  /** Pause or resume one member of this pipeline, of any stage, by its node id. */
+  public Future<JsonObject> control(String action, String member) {
+    JsonObject request = new JsonObject().put("action", action).put("member", member).put("pipeline", pipeline);
+    return ask(member, request);
+  }
+
+  /**
+   * Asks one member of this pipeline's {@code targetStage}: this node when it is one, else the first
+   * reachable member the last listing found (listing the cluster again when it knows none).
+   */
+  public Future<JsonObject> askStage(String targetStage, JsonObject request) {
+    if (stage.equals(targetStage)) {
+      return handle(request);
+    }
+    if (vertx == null) {
+      return Future.failedFuture("no " + targetStage + " instance: this instance is not in a control cluster");
+    }
+    String known = memberOf(targetStage, lastMembers);
+    Future<String> member = known != null ? Future.succeededFuture(known) : members().map(list -> memberOf(targetStage, list));
+    return member.compose(node -> node == null
+        ? Future.failedFuture("no " + targetStage + " instance of pipeline '" + pipeline + "' is reachable in the control cluster")
+        : ask(node, request));
+  }
+
+  private String memberOf(String targetStage, JsonArray members) {
+    ClusterManager manager = clusterManager;
+    for (Object m : members) {
+      JsonObject member = (JsonObject) m;
+      if (targetStage.equals(member.getString("stage")) && pipeline.equals(member.getString("pipeline"))
+          && manager != null && manager.getNodes().contains(member.getString("nodeId"))) {
+        return member.getString("nodeId");
+      }
+    }
+    return null;
+  }
+
+  private Future<JsonObject> ask(String node, JsonObject request) {
+    Vertx v = vertx;
+    if (v == null || node.equals(nodeId())) {
+      return node.equals(nodeId()) ? handle(request) : Future.failedFuture("no member " + node + ": not in a control cluster");
+    }
+    return v.eventBus().<JsonObject>request(address(node), request, new DeliveryOptions().setSendTimeout(REQUEST_TIMEOUT_MS))
+        .map(m -> m.body());
   }
 
   private Future<JsonArray> askAll(JsonObject request) {
     Vertx v = vertx;
     ClusterManager manager = clusterManager;
     if (v == null || manager == null) {
-      return Future.succeededFuture(new JsonArray().add(handle(request)));
+      return handle(request).map(reply -> new JsonArray().add(reply));
     }
     List<String> nodes = manager.getNodes();
-    DeliveryOptions options = new DeliveryOptions().setSendTimeout(REQUEST_TIMEOUT_MS);
     List<Future<JsonObject>> replies = nodes.stream()
-        .map(node -> v.eventBus().<JsonObject>request(address(node), request, options)
-            .map(m -> m.body())
+        .map(node -> ask(node, request)
             .otherwise(e -> new JsonObject().put("nodeId", node).put("state", "unreachable").put("error", e.getMessage())))
         .toList();
     return Future.join(replies).map(done -> {

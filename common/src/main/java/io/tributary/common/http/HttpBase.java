@@ -15,6 +15,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -31,6 +32,7 @@ public final class HttpBase {
   private static final Logger LOG = LoggerFactory.getLogger(HttpBase.class);
   private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
   private static final String DECODED_BODY = "tributary.decodedBody";
+  private static final List<String> STAGES = List.of("ingest", "enrich", "aggregate");
 
   private final ServiceContext service;
   private final BearerAuth auth;
@@ -153,11 +155,33 @@ public final class HttpBase {
     Responses.json(ctx, 200, service.cluster().localStatus());
   }
 
+  /**
+   * This instance; with {@code ?member=NODE} one member of the pipeline, any stage; with
+   * {@code ?scope=cluster} every instance of this stage, or of {@code &stage=}.
+   */
   private void control(RoutingContext ctx, String action) {
-    if ("cluster".equals(ctx.request().getParam("scope"))) {
-      service.cluster().broadcast(action).onComplete(ar -> {
+    String member = ctx.request().getParam("member");
+    if (member != null) {
+      service.cluster().control(action, member).onComplete(ar -> {
         if (ar.succeeded()) {
-          Responses.json(ctx, 200, new JsonObject().put("scope", "cluster").put("action", action).put("members", ar.result()));
+          Responses.json(ctx, 200, ar.result());
+        } else {
+          Responses.error(ctx, 502, action + " of member " + shortened(member) + " failed: " + ar.cause().getMessage());
+        }
+      });
+      return;
+    }
+    if ("cluster".equals(ctx.request().getParam("scope"))) {
+      String named = ctx.request().getParam("stage");
+      String stage = named == null ? service.stage() : named;
+      if (named != null && !STAGES.contains(named)) {
+        Responses.error(ctx, 400, "stage must be one of " + STAGES + ", got '" + shortened(stage) + "'");
+        return;
+      }
+      service.cluster().broadcast(action, stage).onComplete(ar -> {
+        if (ar.succeeded()) {
+          Responses.json(ctx, 200, new JsonObject().put("scope", "cluster").put("stage", stage).put("action", action)
+              .put("members", ar.result()));
         } else {
           Responses.error(ctx, 502, "cluster " + action + " failed: " + ar.cause().getMessage());
         }

@@ -1,6 +1,7 @@
 package io.tributary.common.http;
 
 import io.tributary.common.ServiceContext;
+import io.tributary.common.console.Console;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
@@ -10,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * A stage's HTTP server: the shared routes of {@link HttpBase} plus the stage's own. A stage verticle
+ * A stage's HTTP server: the shared routes of {@link HttpBase}, the {@link Console}, plus the stage's own. A stage verticle
  * starts it last and stops it first, so on shutdown intake ends before the clients close; requests
  * in flight get the shutdown grace to finish.
  */
@@ -19,6 +20,7 @@ public final class ServiceHttpServer {
   private final ServiceContext service;
   private final HttpBase base;
   private HttpServer server;
+  private Console console;
 
   public ServiceHttpServer(ServiceContext service) {
     this.service = service;
@@ -32,6 +34,8 @@ public final class ServiceHttpServer {
 
   public Future<HttpServer> start(Vertx vertx, Consumer<Router> stageRoutes) {
     Router router = base.router(vertx);
+    console = new Console(vertx, service);
+    console.mount(router);
     stageRoutes.accept(router);
     HttpServerOptions options = new HttpServerOptions()
         .setHost(service.config().get("http.host"))
@@ -44,6 +48,9 @@ public final class ServiceHttpServer {
   }
 
   public Future<Void> stop() {
-    return server == null ? Future.succeededFuture() : server.shutdown(service.config().getLong("shutdown.graceSeconds"), TimeUnit.SECONDS);
+    // The console's event streams never end by themselves: closed first, so the shutdown does not wait for them.
+    Future<Void> consoleClosed = console == null ? Future.succeededFuture() : console.close();
+    return consoleClosed.eventually(() -> server == null ? Future.succeededFuture()
+        : server.shutdown(service.config().getLong("shutdown.graceSeconds"), TimeUnit.SECONDS));
   }
 }

@@ -14,13 +14,19 @@ public final class KafkaSettings {
   }
 
   public static Map<String, String> admin(ServiceConfig config, String clientId) {
+    Map<String, String> p = connection(config, clientId);
+    KafkaProperties.from(config).applyTo(KafkaProperties.Client.ADMIN, p);
+    return p;
+  }
+
+  /** Where the brokers are, who asks, and how long to wait for them: what every admin client and consumer sets. */
+  private static Map<String, String> connection(ServiceConfig config, String clientId) {
     Map<String, String> p = new HashMap<>();
     p.put("bootstrap.servers", config.get("kafka.bootstrapServers"));
     p.put("client.id", clientId);
     p.put("request.timeout.ms", config.get("kafka.requestTimeoutMs"));
     p.put("default.api.timeout.ms", String.valueOf(config.getInt("kafka.requestTimeoutMs") * 2));
     p.put("reconnect.backoff.max.ms", "2000");
-    KafkaProperties.from(config).applyTo(KafkaProperties.Client.ADMIN, p);
     return p;
   }
 
@@ -69,9 +75,7 @@ public final class KafkaSettings {
 
   /** A consumer whose offsets the stage commits itself, reading only committed transactional data. */
   public static Map<String, String> consumer(ServiceConfig config, String clientId, String group) {
-    Map<String, String> p = new HashMap<>();
-    p.put("bootstrap.servers", config.get("kafka.bootstrapServers"));
-    p.put("client.id", clientId);
+    Map<String, String> p = connection(config, clientId);
     p.put("group.id", group);
     p.put("enable.auto.commit", "false");
     p.put("auto.offset.reset", "earliest");
@@ -79,9 +83,6 @@ public final class KafkaSettings {
     p.put("max.poll.records", config.get("kafka.maxPollRecords"));
     p.put("fetch.min.bytes", config.get("kafka.fetchMinBytes"));
     p.put("fetch.max.wait.ms", "20");
-    p.put("request.timeout.ms", config.get("kafka.requestTimeoutMs"));
-    p.put("default.api.timeout.ms", String.valueOf(config.getInt("kafka.requestTimeoutMs") * 2));
-    p.put("reconnect.backoff.max.ms", "2000");
     p.put("partition.assignment.strategy", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
     p.put("session.timeout.ms", config.get("kafka.sessionTimeoutMs"));
     p.put("heartbeat.interval.ms", String.valueOf(Math.max(500, config.getInt("kafka.sessionTimeoutMs") / 4)));
@@ -91,6 +92,20 @@ public final class KafkaSettings {
     }
     p.put("key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
     p.put("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
+    KafkaProperties.from(config).applyTo(KafkaProperties.Client.CONSUMER, p);
+    return p;
+  }
+
+  /**
+   * A consumer of no group that reads chosen partitions from chosen offsets (the console's view of
+   * the dead-letter topic): committed data only, nothing committed back.
+   */
+  public static Map<String, String> browser(ServiceConfig config, String clientId) {
+    Map<String, String> p = connection(config, clientId);
+    p.put("enable.auto.commit", "false");
+    p.put("isolation.level", "read_committed");
+    p.put("key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
+    p.put("value.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
     KafkaProperties.from(config).applyTo(KafkaProperties.Client.CONSUMER, p);
     return p;
   }
