@@ -57,6 +57,8 @@ class ExactlyOnceIT {
     final String store;
     final String storeUri;
     final String bus;
+    private final Map<String, String> env;
+    private final List<String> args;
 
     /**
      * {@code prefix} plus a suffix of this run, so no state of an earlier run is found in the store;
@@ -78,7 +80,7 @@ class ExactlyOnceIT {
       Files.writeString(pipeline, yaml != null ? yaml : pipelineYaml(name, store, bus));
       Path logs = Path.of("target", "proof-logs");
       Files.createDirectories(logs);
-      Map<String, String> env = Map.of(
+      env = Map.of(
           "TRIBUTARY_KAFKA_BOOTSTRAP_SERVERS", devstack.kafkaBootstrapServers(),
           "TRIBUTARY_RABBITMQ_URI", devstack.rabbitMqUri(),
           store.equals("sql") ? "TRIBUTARY_SQL_URL" : "TRIBUTARY_REDIS_URI", storeUri,
@@ -86,7 +88,7 @@ class ExactlyOnceIT {
           "TRIBUTARY_KAFKA_SESSION_TIMEOUT_MS", "6000",
           "TRIBUTARY_KAFKA_PARTITIONS", String.valueOf(PARTITIONS),
           "TRIBUTARY_HTTP_HOST", "127.0.0.1");
-      List<String> args = List.of("--pipeline", pipeline.toString());
+      args = List.of("--pipeline", pipeline.toString());
       ingest = new ServiceProcess("io.tributary.ingest.Main", args, env, freePort(), logs.resolve(name + "-ingest.log"));
       enrich = new ServiceProcess("io.tributary.enrich.Main", args, env, freePort(), logs.resolve(name + "-enrich.log"));
       all.add(ingest.start(READY));
@@ -101,6 +103,14 @@ class ExactlyOnceIT {
         load(enrich, "merchant", "application/x-ndjson", PaymentStream.merchantsNdjson(), PaymentStream.MERCHANTS);
         load(enrich, "blocked_cards", "text/csv", PaymentStream.blockedCsv(), 10);
       }
+    }
+
+    /** One more enrich instance of this stack, started and ready. */
+    ServiceProcess addEnrich() throws Exception {
+      ServiceProcess another = new ServiceProcess("io.tributary.enrich.Main", args, env, freePort(),
+          Path.of("target", "proof-logs").resolve(name + "-enrich-" + all.size() + ".log"));
+      all.add(another.start(READY));
+      return another;
     }
 
     @Override
@@ -294,6 +304,34 @@ class ExactlyOnceIT {
           redis.kill();
         }
         if (batch == batches / 3 + 20) {
+          redis.start();
+        }
+      });
+      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+    }
+  }
+
+  /**
+   * Redis goes away, so both enrich instances fail their batches and back off; meanwhile one of them
+   * is SIGKILLed and the other is given its partitions while it waits. The records it reads of them
+   * during that wait must be read again, not dropped with the wait's polls.
+   */
+  @Test
+  void exactWhenAnEnrichInstanceDiesWhileTheOtherBacksOff(DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(17, EVENTS, PARTITIONS, 500);
+    int batches = stream.batches.size();
+    try (RedisServer redis = RedisServer.create(true).start();
+         Stack stack = new Stack(devstack, "proof_backoff", "redis", redis.uri(), 1, "kafka")) {
+      ServiceProcess second = stack.addEnrich();
+      send(stack, stream, batch -> {
+        if (batch == batches / 3) {
+          redis.kill();
+        }
+        if (batch == batches / 3 + 10) {
+          second.kill();
+          // The group gives the dead instance's partitions to the survivor after the session timeout
+          // (6 s here), while Redis is still away and the survivor backs off.
+          Thread.sleep(12_000);
           redis.start();
         }
       });

@@ -92,6 +92,8 @@ public final class KafkaInput implements InputBus {
   private Thread thread;
   private boolean consumerPaused;
   private boolean inRebalance;
+  /** In {@link #sleepPolling}: partitions assigned meanwhile are paused too, or that poll would read them and drop the records. */
+  private boolean backingOff;
   private Map<TopicPartition, Long> endOffsets = Map.of();
   private long endOffsetsAt;
   private volatile ConsumerGroupMetadata groupMetadata;
@@ -420,17 +422,29 @@ public final class KafkaInput implements InputBus {
     seek(positions);
   }
 
-  /** Waits out a backoff without leaving the group: partitions paused, poll still called. */
+  /**
+   * Waits out a backoff without leaving the group: partitions paused, poll still called. A partition
+   * assigned by a rebalance during the wait is paused as it comes ({@link Listener}), and should a
+   * poll return records all the same, their partitions are sought back to the first of them: a poll
+   * here hands nothing over, so whatever it returned must be read again.
+   */
   private void sleepPolling(long millis) {
-    Set<TopicPartition> assignment = consumer.assignment();
-    consumer.pause(assignment);
+    backingOff = true;
+    consumer.pause(consumer.assignment());
     long until = System.currentTimeMillis() + millis;
     try {
       while (!stopping && System.currentTimeMillis() < until) {
-        consumer.poll(Duration.ofMillis(Math.min(200, Math.max(1, until - System.currentTimeMillis()))));
+        long wait = Math.min(200, Math.max(1, until - System.currentTimeMillis()));
+        ConsumerRecords<String, byte[]> unread = consumer.poll(Duration.ofMillis(wait));
+        for (TopicPartition tp : unread.partitions()) {
+          consumer.seek(tp, unread.records(tp).get(0).offset());
+          consumer.pause(List.of(tp));
+        }
       }
     } catch (WakeupException wakeup) {
       stopping = true;
+    } finally {
+      backingOff = false;
     }
     if (!control.isPaused()) {
       consumer.resume(consumer.assignment());
@@ -558,7 +572,7 @@ public final class KafkaInput implements InputBus {
           }
         }
         start.forEach(KafkaInput.this::moveTo);
-        if (consumerPaused) {
+        if (consumerPaused || backingOff) {
           consumer.pause(partitions);
         }
         LOG.info("{}: assigned {}", name, partitions);
