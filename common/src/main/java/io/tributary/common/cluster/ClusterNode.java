@@ -68,8 +68,13 @@ public final class ClusterNode {
       if (closed) {
         return v.close();
       }
-      consumer = v.eventBus().consumer(address(manager.getNodeId()), message -> handle(message.body())
-          .onComplete(ar -> message.reply(ar.succeeded() ? ar.result() : new JsonObject().put("error", String.valueOf(ar.cause().getMessage())))));
+      consumer = v.eventBus().consumer(address(manager.getNodeId()), message -> handle(message.body()).onComplete(ar -> {
+        if (ar.succeeded()) {
+          message.reply(ar.result());
+        } else {
+          message.fail(500, String.valueOf(ar.cause().getMessage()));
+        }
+      }));
       return consumer.completion().onSuccess(done -> {
         vertx = v;
         clusterManager = manager;
