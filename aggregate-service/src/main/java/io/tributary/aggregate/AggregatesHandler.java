@@ -35,12 +35,12 @@ final class AggregatesHandler {
   }
 
   void windows(RoutingContext ctx) {
-    windows(ctx.pathParam("aggregation"), ctx.pathParam("group"), ctx.request().getParam("from"), ctx.request().getParam("to"))
-        .onComplete(ar -> ar.result().send(ctx));
+    Answer.send(ctx, windows(ctx.pathParam("aggregation"), ctx.pathParam("group"), ctx.request().getParam("from"),
+        ctx.request().getParam("to")));
   }
 
   void top(RoutingContext ctx) {
-    top(ctx.pathParam("aggregation"), ctx.request().getParam("top", "10"), ctx.request().getParam("by")).onComplete(ar -> ar.result().send(ctx));
+    Answer.send(ctx, top(ctx.pathParam("aggregation"), ctx.request().getParam("top", "10"), ctx.request().getParam("by")));
   }
 
   /**

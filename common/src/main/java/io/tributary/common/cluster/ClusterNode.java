@@ -98,19 +98,20 @@ public final class ClusterNode {
     if (service != null) {
       return service.apply(request);
     }
-    if (!List.of("status", "pause", "resume").contains(action)) {
+    JsonObject reply = localStatus();
+    if ("status".equals(action)) {
+      return Future.succeededFuture(reply);
+    }
+    if (!"pause".equals(action) && !"resume".equals(action)) {
       return Future.failedFuture("the " + stage + " stage does not answer '" + action + "' (yet)");
     }
     boolean addressed = pipeline.equals(request.getString("pipeline"))
         && (stage.equals(request.getString("stage")) || nodeId().equals(request.getString("member")));
-    JsonObject reply = localStatus();
-    if ("pause".equals(action) || "resume".equals(action)) {
-      if (addressed) {
-        reply.put("changed", "pause".equals(action) ? control.pause() : control.resume());
-        reply.put("state", control.isPaused() ? "paused" : "running");
-      } else {
-        reply.put("skipped", "other stage or pipeline");
-      }
+    if (addressed) {
+      reply.put("changed", "pause".equals(action) ? control.pause() : control.resume());
+      reply.put("state", control.isPaused() ? "paused" : "running");
+    } else {
+      reply.put("skipped", "other stage or pipeline");
     }
     return Future.succeededFuture(reply);
   }

@@ -106,11 +106,8 @@ public final class Console {
 
   private void aggregates(RoutingContext ctx, JsonObject query) {
     query.put("action", AGGREGATES).put("aggregation", ctx.pathParam("aggregation"));
-    service.cluster().askStage("aggregate", query).onComplete(ar -> {
-      Answer answer = ar.succeeded() ? Answer.fromJson(ar.result())
-          : Answer.unavailable(5, "no answer from the aggregate stage: " + ar.cause().getMessage());
-      answer.send(ctx);
-    });
+    Answer.send(ctx, service.cluster().askStage("aggregate", query).map(Answer::fromJson)
+        .otherwise(e -> Answer.unavailable(5, "no answer from the aggregate stage: " + e.getMessage())));
   }
 
   public Future<Void> close() {

@@ -7,6 +7,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The console's live feed, as server-sent events: every second a {@code snapshot} of every member of
@@ -23,7 +24,8 @@ final class ConsoleStream {
   private final ClusterNode cluster;
   private final Set<HttpServerResponse> clients = ConcurrentHashMap.newKeySet();
   private long timer = -1;
-  private boolean sending;
+  /** A listing of the cluster is under way: its answer completes on the cluster's own Vert.x, another thread. */
+  private final AtomicBoolean sending = new AtomicBoolean();
   private volatile String lastEvent = "";
 
   ConsoleStream(Vertx vertx, ClusterNode cluster) {
@@ -62,12 +64,11 @@ final class ConsoleStream {
       }
       return;
     }
-    if (sending) {
+    if (!sending.compareAndSet(false, true)) {
       return;
     }
-    sending = true;
     cluster.members().onComplete(ar -> {
-      sending = false;
+      sending.set(false);
       JsonObject snapshot = new JsonObject()
           .put("time", System.currentTimeMillis())
           .put("clustered", cluster.isClustered())

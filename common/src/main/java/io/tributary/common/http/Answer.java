@@ -22,6 +22,11 @@ public record Answer(int status, JsonObject body, int retryAfterSeconds) {
     return new Answer(503, new JsonObject().put("error", message), retryAfterSeconds);
   }
 
+  /** Sends the answer a query completes with; one that failed all the same is a 500. */
+  public static void send(RoutingContext ctx, Future<Answer> answer) {
+    answer.otherwise(e -> error(500, "internal error: " + e.getMessage())).onSuccess(a -> a.send(ctx));
+  }
+
   public Future<Void> send(RoutingContext ctx) {
     if (retryAfterSeconds > 0) {
       ctx.response().putHeader("Retry-After", String.valueOf(retryAfterSeconds));

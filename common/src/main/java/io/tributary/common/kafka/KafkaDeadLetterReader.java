@@ -22,8 +22,9 @@ import java.util.stream.Collectors;
 /**
  * The newest records of a dead-letter topic, through the Vert.x Kafka client: one consumer of no
  * group, made at the first request and kept, assigned every partition, sought to {@code count}
- * records before each partition's end and polled up to that end. Requests take turns, as they share
- * the consumer; a browse is a handful of fetches, off the event loop inside the client.
+ * records before each partition's end and polled up to that end. Requests that come while a read of
+ * the same count is under way share its answer, so open pages cost one read at a time whatever their
+ * number; a browse is a handful of fetches, off the event loop inside the client.
  */
 public final class KafkaDeadLetterReader implements DeadLetterReader {
 
@@ -34,7 +35,9 @@ public final class KafkaDeadLetterReader implements DeadLetterReader {
   private final Map<String, String> settings;
   private final String topic;
   private KafkaConsumer<String, String> consumer;
-  private Future<?> previous = Future.succeededFuture();
+  /** The read under way or last done, and its count. */
+  private Future<List<JsonObject>> reading = Future.succeededFuture(List.of());
+  private int readingCount = -1;
 
   public KafkaDeadLetterReader(Vertx vertx, ServiceConfig config, String clientId, String topic) {
     this.vertx = vertx;
@@ -44,9 +47,11 @@ public final class KafkaDeadLetterReader implements DeadLetterReader {
 
   @Override
   public synchronized Future<List<JsonObject>> latest(int count) {
-    Future<List<JsonObject>> read = previous.transform(ignored -> read(count));
-    previous = read;
-    return read;
+    if (reading.isComplete() || count != readingCount) {
+      reading = reading.transform(ignored -> read(count));
+      readingCount = count;
+    }
+    return reading;
   }
 
   private Future<List<JsonObject>> read(int count) {
@@ -120,6 +125,6 @@ public final class KafkaDeadLetterReader implements DeadLetterReader {
 
   @Override
   public synchronized Future<Void> close() {
-    return consumer == null ? Future.succeededFuture() : previous.transform(v -> consumer.close());
+    return consumer == null ? Future.succeededFuture() : reading.transform(v -> consumer.close());
   }
 }
