@@ -6,6 +6,7 @@
 #   deploy/local/run.sh              build if needed, start everything, wait until every service is ready
 #   deploy/local/run.sh add SERVICE  start one more instance of ingest, enrich or aggregate on the next
 #                                    free port (8090, 8091, ...); it joins the stage's consumer group
+#                                    (fused: `add fused`, one more fused process on the next three free ports)
 #   deploy/local/run.sh stop         stop every service instance and the broker (the servers keep running)
 #   deploy/local/run.sh status       show what runs
 #
@@ -17,6 +18,8 @@
 # TRIBUTARY_CONTROL_TOKEN (default: a random token kept in .local/control-token), KAFKA_PORT (9092),
 # SKIP_BUILD=1, JAVA_OPTS (default -Xmx1g), and any TRIBUTARY_* setting, which every service reads
 # (e.g. TRIBUTARY_KAFKA_PARTITIONS=4 for new topics). deploy/local/cascade.sh starts two pipelines.
+# TRIBUTARY_MODE=fused runs the same pipeline as one fused process (.local/fused.pid) instead of three
+# services: every stage in one JVM, the buses between them in memory, each stage's API on its usual port.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -26,6 +29,8 @@ KAFKA_PORT=${KAFKA_PORT:-9092}
 PORT_BASE=${PORT_BASE:-8080}
 PREFIX=${STACK:+$STACK-}
 SERVICES=("ingest:$PORT_BASE" "enrich:$((PORT_BASE + 1))" "aggregate:$((PORT_BASE + 2))")
+DEPLOY_MODE=${TRIBUTARY_MODE:-services}
+case "$DEPLOY_MODE" in services|fused) ;; *) echo "TRIBUTARY_MODE must be services or fused, got '$DEPLOY_MODE'" >&2; exit 64 ;; esac
 mkdir -p "$STATE"
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -94,6 +99,13 @@ start_service() { # service instance-name port
   echo $! > "$STATE/$2.pid"
 }
 
+start_fused() { # instance-name port (ingest; enrich and aggregate on the next two)
+  TRIBUTARY_HTTP_PORT=$2 TRIBUTARY_FUSED_ENRICH_HTTP_PORT=$(($2 + 1)) TRIBUTARY_FUSED_AGGREGATE_HTTP_PORT=$(($2 + 2)) \
+    nohup java ${JAVA_OPTS:--Xmx1g} -cp aggregate-service/target/aggregate-service.jar io.tributary.fused.Main \
+    --pipeline "$PIPELINE" > "$STATE/$1.log" 2>&1 &
+  echo $! > "$STATE/$1.pid"
+}
+
 wait_ready() { # instance-name port
   for _ in $(seq 1 240); do
     if ! pid_alive "$STATE/$1.pid"; then echo "$1 exited; its log:" >&2; tail -20 "$STATE/$1.log" >&2; exit 1; fi
@@ -107,9 +119,16 @@ wait_ready() { # instance-name port
 
 if [ "$MODE" = add ]; then
   service=${2:-}
-  case "$service" in ingest|enrich|aggregate) ;; *) echo "usage: $0 add ingest|enrich|aggregate" >&2; exit 64 ;; esac
+  case "$service" in ingest|enrich|aggregate|fused) ;; *) echo "usage: $0 add ingest|enrich|aggregate|fused" >&2; exit 64 ;; esac
   pid_alive "$STATE/kafka.pid" || { echo "the stack is not running: start it with $0" >&2; exit 1; }
   port=$((PORT_BASE + 10))
+  if [ "$service" = fused ]; then
+    while port_open 127.0.0.1 $port || port_open 127.0.0.1 $((port + 1)) || port_open 127.0.0.1 $((port + 2)) \
+      || [ -e "$STATE/${PREFIX}fused-$port.pid" ]; do port=$((port + 3)); done
+    start_fused "${PREFIX}fused-$port" "$port"
+    wait_ready "${PREFIX}fused-$port" $((port + 2))
+    exit 0
+  fi
   while port_open 127.0.0.1 $port || [ -e "$STATE/$PREFIX$service-$port.pid" ]; do port=$((port + 1)); done
   start_service "$service" "$PREFIX$service-$port" "$port"
   wait_ready "$PREFIX$service-$port" "$port"
@@ -137,15 +156,22 @@ else
   echo "kafka: started on 127.0.0.1:$KAFKA_PORT (log .local/kafka.log)"
 fi
 
-for entry in "${SERVICES[@]}"; do
-  name=${entry%%:*}; port=${entry##*:}
-  if pid_alive "$STATE/$PREFIX$name.pid"; then echo "$PREFIX$name: already running"; continue; fi
-  start_service "$name" "$PREFIX$name" "$port"
-done
+if [ "$DEPLOY_MODE" = fused ]; then
+  if pid_alive "$STATE/${PREFIX}fused.pid"; then echo "${PREFIX}fused: already running"; else start_fused "${PREFIX}fused" "$PORT_BASE"; fi
+  for entry in "${SERVICES[@]}"; do
+    wait_ready "${PREFIX}fused" "${entry##*:}"
+  done
+else
+  for entry in "${SERVICES[@]}"; do
+    name=${entry%%:*}; port=${entry##*:}
+    if pid_alive "$STATE/$PREFIX$name.pid"; then echo "$PREFIX$name: already running"; continue; fi
+    start_service "$name" "$PREFIX$name" "$port"
+  done
 
-for entry in "${SERVICES[@]}"; do
-  wait_ready "$PREFIX${entry%%:*}" "${entry##*:}"
-done
+  for entry in "${SERVICES[@]}"; do
+    wait_ready "$PREFIX${entry%%:*}" "${entry##*:}"
+  done
+fi
 
 # The demo's reference data fits only the demo pipeline's look-ups (merchant, blocked_cards).
 if [ "${DEMO_DATA:-0}" = 1 ] || [ "$(cd "$(dirname "$PIPELINE")" && pwd)/$(basename "$PIPELINE")" = "$ROOT/examples/payments.yaml" ]; then

@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -183,7 +184,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
           return Future.failedFuture(before.cause());
         }
         return seekCount < freshFrom.getOrDefault(partition, 0L) ? Future.succeededFuture()
-            : processPartition(partition, seekCount, records.source(), records.records(partition), seeks);
+            : processPartition(partition, seekCount, records, seeks);
       });
       lastOfPartition.put(partition, new Tail(work, seekCount));
       partitions.add(work);
@@ -200,29 +201,36 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
   private record Tail(Future<Void> work, long seekCount) {
   }
 
-  /** One partition's records of a poll, scanned: what the store must be asked before the batch can be planned. */
+  /**
+   * One partition's records of a poll, scanned: what the store must be asked before the batch can be
+   * planned. The dead letters start with those the stages before this one in a fused process carried.
+   */
   private static final class Batch {
     final List<InputRecord> records;
     final String source;
     final List<EventFacts> facts;
-    final List<BusMessage> dead = new ArrayList<>();
+    /** The record each fact was read from, by identity: positions need not be unique in a fused chain's hand-off. */
+    final Map<EventFacts, InputRecord> recordOf = new IdentityHashMap<>();
+    final List<BusMessage> dead;
+    final int carried;
     final Map<Long, List<String>> candidates = new HashMap<>();
     final Map<WindowKey, WindowValue> known = new HashMap<>();
     final Set<WindowKey> toRead = new HashSet<>();
     final long nextOffset;
     final long now;
 
-    Batch(List<InputRecord> records, String source, long now) {
+    Batch(List<InputRecord> records, String source, long nextOffset, List<BusMessage> carried, long now) {
       this.records = records;
       this.source = source;
       this.facts = new ArrayList<>(records.size());
-      this.nextOffset = records.get(records.size() - 1).position() + 1;
+      this.dead = new ArrayList<>(carried);
+      this.carried = carried.size();
+      this.nextOffset = nextOffset;
       this.now = now;
     }
   }
 
-  private Future<Void> processPartition(int partition, long seekCount, String source, List<InputRecord> polled,
-      Map<Integer, Long> seeks) {
+  private Future<Void> processPartition(int partition, long seekCount, InputBatch polled, Map<Integer, Long> seeks) {
     Position expected = positions.get(partition);
     if (expected == null) {
       return store.position(partition).map(stored -> {
@@ -232,13 +240,14 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
         return null;
       });
     }
-    // Records before the position were applied already (polled before a seek took effect).
-    List<InputRecord> records = expected.isNone() ? polled
-        : polled.stream().filter(r -> r.position() >= expected.nextOffset()).toList();
-    if (records.isEmpty()) {
+    long end = polled.end(partition);
+    if (end < 0 || !expected.isNone() && end <= expected.nextOffset()) {
+      // Applied already: polled before a seek took effect.
       return Future.succeededFuture();
     }
-    Batch batch = scan(partition, source, records);
+    List<InputRecord> records = expected.isNone() ? polled.records(partition)
+        : polled.records(partition).stream().filter(r -> r.position() >= expected.nextOffset()).toList();
+    Batch batch = scan(partition, polled.source(), records, end, polled.carried(partition));
     // Bounded waits: a Redis connection that dies mid-request may never answer (vertx-redis-client#375);
     // an apply that times out but ran anyway is caught by the position check of the retry.
     return store.read(partition, batch.candidates, batch.toRead).timeout(STORE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
@@ -247,8 +256,8 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
   }
 
   /** Reads each record's facts, and sorts the windows they touch into cached, known empty and to be read. */
-  private Batch scan(int partition, String source, List<InputRecord> records) {
-    Batch batch = new Batch(records, source, System.currentTimeMillis());
+  private Batch scan(int partition, String source, List<InputRecord> records, long nextOffset, List<BusMessage> carried) {
+    Batch batch = new Batch(records, source, nextOffset, carried, System.currentTimeMillis());
     for (InputRecord record : records) {
       EventFacts f = facts(record);
       if (f == null) {
@@ -256,6 +265,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
         continue;
       }
       batch.facts.add(f);
+      batch.recordOf.put(f, record);
       batch.candidates.computeIfAbsent(BatchPlan.dedupBucket(f.time()), b -> new ArrayList<>()).add(f.id());
       for (int i = 0; i < aggregations.size(); i++) {
         if (f.groups()[i] != null) {
@@ -340,7 +350,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     }
     metrics.out(plan.applied());
     metrics.duplicates(plan.duplicates());
-    metrics.deadLettered(batch.dead.size());
+    metrics.deadLettered(batch.dead.size() - batch.carried);
     metrics.late(plan.late().size());
     metrics.future(plan.future().size());
     if (write.outboxEntry() != null) {
@@ -354,16 +364,14 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
       return List.of();
     }
     long now = batch.now;
-    Map<Long, InputRecord> byOffset = new HashMap<>();
-    batch.records.forEach(r -> byOffset.put(r.position(), r));
     List<BusMessage> out = new ArrayList<>();
     for (BatchPlan.Late late : plan.late()) {
-      InputRecord record = byOffset.get(late.event().offset());
+      InputRecord record = batch.recordOf.get(late.event());
       out.add(deadLetters.message(record.key(), "late: event time " + late.event().time() + " is past the allowed lateness of "
           + late.aggregations() + " at stream time " + plan.streamTime(), batch.source, record.value(), now));
     }
     for (EventFacts future : plan.future()) {
-      InputRecord record = byOffset.get(future.offset());
+      InputRecord record = batch.recordOf.get(future);
       out.add(deadLetters.message(record.key(), EventValidator.futureError(timeField, future.time(), now, maxAheadMillis),
           batch.source, record.value(), now));
     }

@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -66,18 +67,32 @@ class ExactlyOnceIT {
      * {@code bus} the kind of the buses between the stages ({@code kafka} or {@code rabbitmq}).
      */
     Stack(DevStack devstack, String prefix, String store, String storeUri, int aggregateInstances, String bus) throws Exception {
-      this(devstack, uniqueName(prefix, store, bus), null, store, storeUri, aggregateInstances, bus);
+      this(devstack, uniqueName(prefix, store, bus), null, store, storeUri, aggregateInstances, bus, Mode.SERVICES);
     }
 
-    /** A stack on the pipeline {@code yaml}, or on the proof's payments pipeline with its reference data when null. */
+    /** The proof's payments pipeline run in {@code mode}, its {@code instances} fused processes each running all stages. */
+    Stack(DevStack devstack, String prefix, String store, String storeUri, Mode mode, int instances) throws Exception {
+      this(devstack, uniqueName(prefix + "_" + mode.name().toLowerCase(Locale.ROOT), store, "kafka"), null, store, storeUri,
+          instances, "kafka", mode);
+    }
+
     Stack(DevStack devstack, String name, String yaml, String store, String storeUri, int aggregateInstances, String bus) throws Exception {
+      this(devstack, name, yaml, store, storeUri, aggregateInstances, bus, Mode.SERVICES);
+    }
+
+    /**
+     * A stack on the pipeline {@code yaml}, or on the proof's payments pipeline with its reference data when null.
+     * Fused, {@code aggregateInstances} fused processes run and {@link #ingest} and {@link #enrich} are the first one's ports.
+     */
+    Stack(DevStack devstack, String name, String yaml, String store, String storeUri, int aggregateInstances, String bus, Mode mode)
+        throws Exception {
       this.name = name;
       this.devstack = devstack;
       this.store = store;
       this.storeUri = storeUri;
       this.bus = bus;
       Path pipeline = Files.createTempFile(name, ".yaml");
-      Files.writeString(pipeline, yaml != null ? yaml : pipelineYaml(name, store, bus));
+      Files.writeString(pipeline, yaml != null ? yaml : pipelineYaml(name, store, bus, mode == Mode.FUSED_FROM_SOURCE));
       Path logs = Path.of("target", "proof-logs");
       Files.createDirectories(logs);
       env = Map.of(
@@ -89,15 +104,33 @@ class ExactlyOnceIT {
           "TRIBUTARY_KAFKA_PARTITIONS", String.valueOf(PARTITIONS),
           "TRIBUTARY_HTTP_HOST", "127.0.0.1");
       args = List.of("--pipeline", pipeline.toString());
-      ingest = new ServiceProcess("io.tributary.ingest.Main", args, env, freePort(), logs.resolve(name + "-ingest.log"));
-      enrich = new ServiceProcess("io.tributary.enrich.Main", args, env, freePort(), logs.resolve(name + "-enrich.log"));
-      all.add(ingest.start(READY));
-      all.add(enrich.start(READY));
-      for (int i = 0; i < aggregateInstances; i++) {
-        ServiceProcess aggregate = new ServiceProcess("io.tributary.aggregate.Main", args, env, freePort(),
-            logs.resolve(name + "-aggregate-" + i + ".log"));
-        aggregates.add(aggregate);
-        all.add(aggregate.start(READY));
+      if (mode == Mode.SERVICES) {
+        ingest = new ServiceProcess("io.tributary.ingest.Main", args, env, freePort(), logs.resolve(name + "-ingest.log"));
+        enrich = new ServiceProcess("io.tributary.enrich.Main", args, env, freePort(), logs.resolve(name + "-enrich.log"));
+        all.add(ingest.start(READY));
+        all.add(enrich.start(READY));
+        for (int i = 0; i < aggregateInstances; i++) {
+          ServiceProcess aggregate = new ServiceProcess("io.tributary.aggregate.Main", args, env, freePort(),
+              logs.resolve(name + "-aggregate-" + i + ".log"));
+          aggregates.add(aggregate);
+          all.add(aggregate.start(READY));
+        }
+      } else {
+        List<ServiceProcess> fused = new ArrayList<>();
+        for (int i = 0; i < aggregateInstances; i++) {
+          int enrichPort = freePort();
+          int aggregatePort = freePort();
+          Map<String, String> ports = new HashMap<>(env);
+          ports.put("TRIBUTARY_FUSED_ENRICH_HTTP_PORT", String.valueOf(enrichPort));
+          ports.put("TRIBUTARY_FUSED_AGGREGATE_HTTP_PORT", String.valueOf(aggregatePort));
+          ServiceProcess process = new ServiceProcess("io.tributary.fused.Main", args, ports, freePort(),
+              logs.resolve(name + "-fused-" + i + ".log"));
+          all.add(process.start(READY));
+          fused.add(process.onPort(enrichPort));
+          aggregates.add(process.onPort(aggregatePort));
+        }
+        ingest = all.get(0);
+        enrich = fused.get(0);
       }
       if (yaml == null) {
         load(enrich, "merchant", "application/x-ndjson", PaymentStream.merchantsNdjson(), PaymentStream.MERCHANTS);
@@ -131,6 +164,12 @@ class ExactlyOnceIT {
       }
     }
   }
+
+  /**
+   * How the stack runs: three services; fused processes reading the ingested topic that HTTP intake
+   * writes; fused processes reading a Kafka source topic, ingest in the chain and HTTP intake appending to it.
+   */
+  enum Mode { SERVICES, FUSED, FUSED_FROM_SOURCE }
 
   private static String uniqueName(String prefix, String store, String bus) {
     return prefix + "_" + store + (bus.equals("kafka") ? "" : "_" + bus) + "_" + Long.toString(System.nanoTime() % 1_000_000_000L, 36);
@@ -293,12 +332,56 @@ class ExactlyOnceIT {
     }
   }
 
+  @ParameterizedTest(name = "fused, {1}, {0} store")
+  @CsvSource({"redis, FUSED_FROM_SOURCE", "sql, FUSED"})
+  void fusedAggregatesEqualTheGroundTruth(String store, Mode mode, DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(21, EVENTS, PARTITIONS, 500);
+    try (Stack stack = new Stack(devstack, "proof_fused", store, storeUri(devstack, store), mode, 1)) {
+      send(stack, stream, batch -> { });
+      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+    }
+  }
+
+  @ParameterizedTest(name = "fused, {0}")
+  @CsvSource({"FUSED_FROM_SOURCE", "FUSED"})
+  void exactWhileTheFusedProcessIsKilledThreeTimes(Mode mode, DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(22, EVENTS, PARTITIONS, 500);
+    int batches = stream.batches.size();
+    try (Stack stack = new Stack(devstack, "proof_fused_kills", "redis", devstack.redisUri(), mode, 1)) {
+      ServiceProcess fused = stack.aggregates.get(0);
+      send(stack, stream, batch -> {
+        if (batch == batches / 5 || batch == 2 * batches / 5 || batch == 3 * batches / 5) {
+          fused.kill();
+          fused.start(READY);
+          awaitAssigned(fused);
+        }
+      });
+      assertThat(fused.starts()).isEqualTo(4);
+      verify(devstack, stack.name, fused, stream);
+    }
+  }
+
   @Test
-  void exactWhenRedisRestartsMidStream(DevStack devstack) throws Exception {
+  void exactWhenOneOfTwoFusedProcessesIsKilled(DevStack devstack) throws Exception {
+    PaymentStream stream = new PaymentStream(23, EVENTS, PARTITIONS, 500);
+    int batches = stream.batches.size();
+    try (Stack stack = new Stack(devstack, "proof_fused_pair", "redis", devstack.redisUri(), Mode.FUSED_FROM_SOURCE, 2)) {
+      send(stack, stream, batch -> {
+        if (batch == batches / 3) {
+          stack.aggregates.get(1).kill();
+        }
+      });
+      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"SERVICES", "FUSED_FROM_SOURCE"})
+  void exactWhenRedisRestartsMidStream(Mode mode, DevStack devstack) throws Exception {
     PaymentStream stream = new PaymentStream(14, EVENTS, PARTITIONS, 500);
     int batches = stream.batches.size();
     try (RedisServer redis = RedisServer.create(true).start();
-         Stack stack = new Stack(devstack, "proof_restart", "redis", redis.uri(), 1, "kafka")) {
+         Stack stack = new Stack(devstack, "proof_restart", "redis", redis.uri(), mode, 1)) {
       send(stack, stream, batch -> {
         if (batch == batches / 3) {
           redis.kill();
@@ -638,7 +721,12 @@ class ExactlyOnceIT {
   }
 
   private static String pipelineYaml(String name, String store, String bus) {
-    return """
+    return pipelineYaml(name, store, bus, false);
+  }
+
+  /** With {@code fromSource}, the events come from the Kafka topic {@code <name>.raw} (HTTP intake appends to it). */
+  private static String pipelineYaml(String name, String store, String bus, boolean fromSource) {
+    return (fromSource ? "sources: [kafka:" + name + ".raw]\n" : "") + """
         pipeline: %1$s
         store: %2$s
         schema:

@@ -3,6 +3,7 @@ package io.tributary.common;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tributary.common.cluster.ClusterNode;
 import io.tributary.common.config.ServiceConfig;
+import io.tributary.common.fused.Fusion;
 import io.tributary.common.health.Readiness;
 import io.tributary.common.pipeline.Pipeline;
 import java.io.IOException;
@@ -11,7 +12,8 @@ import java.nio.file.Path;
 
 /**
  * What every verticle of a service is given: its stage name, configuration, the pipeline, and the
- * shared instruments (metrics, readiness checks, pause/resume control, cluster membership).
+ * shared instruments (metrics, readiness checks, pause/resume control, cluster membership), and
+ * which buses the process keeps in memory when it runs the stages fused ({@link Fusion#NONE} otherwise).
  */
 public record ServiceContext(
     String stage,
@@ -22,7 +24,8 @@ public record ServiceContext(
     StageMetrics metrics,
     Readiness readiness,
     StageControl control,
-    ClusterNode cluster) {
+    ClusterNode cluster,
+    Fusion fusion) {
 
   public static final String VERSION = versionOf(ServiceContext.class);
 

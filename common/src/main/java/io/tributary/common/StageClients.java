@@ -1,6 +1,8 @@
 package io.tributary.common;
 
 import io.tributary.common.bus.OutputBuses;
+import io.tributary.common.fused.Fusion;
+import io.tributary.common.fused.InProcessBus;
 import io.tributary.common.input.InputBuses;
 import io.tributary.common.kafka.KafkaClientMeters;
 import io.tributary.common.kafka.KafkaSettings;
@@ -37,8 +39,18 @@ public final class StageClients {
     this.topics = topics;
   }
 
-  /** Creates the clients; the Kafka topics among {@code inputs} and {@code outputs} are made to exist. */
+  /**
+   * Creates the clients; the Kafka topics among {@code inputs} and {@code outputs} are made to exist.
+   * A bus a fused process keeps in memory needs neither. A stage in the middle of a fused chain hands
+   * all it makes to the next stage and publishes nothing itself; the last stage commits the chain's
+   * source positions to the source's group.
+   */
   public static Future<StageClients> start(Vertx vertx, ServiceContext service, List<BusRef> inputs, List<BusRef> outputs) {
+    Fusion fusion = service.fusion();
+    InProcessBus next = fusion.output(outputs);
+    boolean readsChain = inputs.stream().anyMatch(fusion::inMemory);
+    inputs = inputs.stream().filter(b -> !fusion.inMemory(b)).toList();
+    outputs = readsChain && next != null ? List.of() : outputs.stream().filter(b -> !fusion.inMemory(b)).toList();
     Map<String, SuperStream> streams = SuperStream.ofPipeline(service.pipeline(), service.config());
     // A super stream's readers keep their group's positions on a Kafka topic of its own.
     List<String> inputTopics = inputs.stream()
@@ -46,8 +58,8 @@ public final class StageClients {
         .map(InputBuses::shardsTopic).toList();
     List<String> kafkaTopics = Stream.concat(inputTopics.stream(), outputs.stream().filter(BusRef::isKafka).map(BusRef::target))
         .distinct().toList();
-    boolean kafkaInput = !inputTopics.isEmpty();
-    return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs, streams)
+    boolean kafkaInput = !inputTopics.isEmpty() || readsChain && next == null;
+    return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs, streams, next)
         .onSuccess(buses -> buses.registerMetrics(service.registry(), service.stage(), service.pipeline().name(),
             service.metrics().kafkaClients()))
         .compose(buses -> vertx.executeBlocking(() -> Admin.create(new HashMap<>(

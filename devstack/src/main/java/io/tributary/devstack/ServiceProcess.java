@@ -27,6 +27,8 @@ public final class ServiceProcess implements AutoCloseable {
   private final Map<String, String> env;
   private final int port;
   private final Path log;
+  /** For a view of another port of a process that serves several (a fused process): that process. */
+  private final ServiceProcess owner;
   private Process process;
   private int starts;
 
@@ -41,12 +43,26 @@ public final class ServiceProcess implements AutoCloseable {
   }
 
   private ServiceProcess(String name, List<String> launch, List<String> args, Map<String, String> env, int port, Path log) {
+    this(name, launch, args, env, port, log, null);
+  }
+
+  private ServiceProcess(String name, List<String> launch, List<String> args, Map<String, String> env, int port, Path log,
+      ServiceProcess owner) {
     this.mainClass = name;
     this.launch = launch;
     this.args = args;
     this.env = env;
     this.port = port;
     this.log = log;
+    this.owner = owner;
+  }
+
+  /**
+   * The same process as answering on another of its ports (a fused process serves each stage on its
+   * own): starting, killing or closing the view does so to this process.
+   */
+  public ServiceProcess onPort(int otherPort) {
+    return new ServiceProcess(mainClass, launch, args, env, otherPort, log, this);
   }
 
   public int port() {
@@ -59,6 +75,10 @@ public final class ServiceProcess implements AutoCloseable {
 
   /** Starts the JVM and waits until /health/ready answers 200. */
   public synchronized ServiceProcess start(Duration readyWithin) {
+    if (owner != null) {
+      owner.start(readyWithin);
+      return this;
+    }
     return start(readyWithin, "/health/ready");
   }
 
@@ -97,6 +117,10 @@ public final class ServiceProcess implements AutoCloseable {
 
   /** SIGKILL: no shutdown hook runs, nothing is flushed or committed. */
   public synchronized void kill() {
+    if (owner != null) {
+      owner.kill();
+      return;
+    }
     if (process != null) {
       process.destroyForcibly();
       try {
@@ -108,7 +132,7 @@ public final class ServiceProcess implements AutoCloseable {
   }
 
   public int starts() {
-    return starts;
+    return owner != null ? owner.starts() : starts;
   }
 
   public int status(String path) {
@@ -122,6 +146,10 @@ public final class ServiceProcess implements AutoCloseable {
 
   /** SIGTERM without waiting: the service shuts down the way a Kubernetes pod is told to. */
   public synchronized void terminate() {
+    if (owner != null) {
+      owner.terminate();
+      return;
+    }
     if (process != null) {
       process.destroy();
     }
@@ -129,12 +157,16 @@ public final class ServiceProcess implements AutoCloseable {
 
   /** Whether the JVM still runs. */
   public synchronized boolean isAlive() {
-    return process != null && process.isAlive();
+    return owner != null ? owner.isAlive() : process != null && process.isAlive();
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within 20 s. */
   @Override
   public synchronized void close() {
+    if (owner != null) {
+      owner.close();
+      return;
+    }
     if (process != null && process.isAlive()) {
       process.destroy();
       try {

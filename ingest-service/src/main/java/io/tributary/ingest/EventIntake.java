@@ -29,6 +29,7 @@ public final class EventIntake {
   private final BusRef ingested;
   private final BusPublisher publisher;
   private final StageMetrics metrics;
+  private final boolean countsAccepted;
 
   /** What became of a batch: how many were accepted, and why each rejected one was. */
   public record Outcome(int accepted, List<Rejection> rejected) {
@@ -41,11 +42,26 @@ public final class EventIntake {
   }
 
   public EventIntake(Pipeline pipeline, BusPublisher publisher, StageMetrics metrics) {
+    this(pipeline, pipeline.buses().ingested(), publisher, metrics, true);
+  }
+
+  private EventIntake(Pipeline pipeline, BusRef ingested, BusPublisher publisher, StageMetrics metrics, boolean countsAccepted) {
     this.validator = new EventValidator(pipeline.schema());
     this.deadLetters = new DeadLetters(pipeline.name(), "ingest", pipeline.buses().deadLetter());
-    this.ingested = pipeline.buses().ingested();
+    this.ingested = ingested;
     this.publisher = publisher;
     this.metrics = metrics;
+    this.countsAccepted = countsAccepted;
+  }
+
+  /**
+   * The door of a fused chain that reads {@code source}: refuses what the chain would refuse (with
+   * the same reasons, dead-lettered here) and appends the valid events to the source log, the one
+   * copy that makes them durable. The chain counts them in and out when it reads them; this counts
+   * only what it refused.
+   */
+  public static EventIntake door(Pipeline pipeline, BusRef source, BusPublisher publisher, StageMetrics metrics) {
+    return new EventIntake(pipeline, source, publisher, metrics, false);
   }
 
   public Future<Outcome> accept(List<RawEvent> events, String source) {
@@ -85,12 +101,16 @@ public final class EventIntake {
     }
     int acceptedCount = events.size() - rejected.size();
     int futureCount = future;
-    metrics.in(events.size());
-    metrics.batch(events.size());
+    if (countsAccepted) {
+      metrics.in(events.size());
+      metrics.batch(events.size());
+    }
     return publisher.publish(messages, consumed).map(v -> {
       // Validation to the committed transaction: what a client waits for between request and 202.
       metrics.processingLatency().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-      metrics.out(acceptedCount);
+      if (countsAccepted) {
+        metrics.out(acceptedCount);
+      }
       metrics.rejected(rejected.size());
       metrics.deadLettered(rejected.size());
       metrics.future(futureCount);

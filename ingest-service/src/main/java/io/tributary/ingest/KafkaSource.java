@@ -24,15 +24,19 @@ final class KafkaSource {
     String group = service.pipeline().consumerGroup("ingest");
     Map<String, String> config = KafkaSettings.consumer(service.config(), service.instanceId() + "-source", group);
     this.input = new KafkaInput("ingest-source", config, topics.stream().map(BusRef::target).toList(), null, context,
-        batch -> {
-          List<RawEvent> events = new ArrayList<>(batch.count());
-          for (InputRecord record : batch) {
-            events.add(RequestBodies.single(record.value()));
-          }
-          return intake.accept(events, "kafka", batch.commit()).map(outcome -> Map.<Integer, Long>of());
-        },
-        new InputBus.Rebalance() { }, InputBus.Commit.WITH_OUTPUTS, service.config().getInt("kafka.maxInFlightBatches"),
+        intakeOf(intake), new InputBus.Rebalance() { }, InputBus.Commit.WITH_OUTPUTS, service.config().getInt("kafka.maxInFlightBatches"),
         service.control(), service.metrics());
+  }
+
+  /** A source topic's batch through the intake, one event per record, its commit going with the intake's outputs. */
+  static InputBus.Processor intakeOf(EventIntake intake) {
+    return batch -> {
+      List<RawEvent> events = new ArrayList<>(batch.count());
+      for (InputRecord record : batch) {
+        events.add(RequestBodies.single(record.value()));
+      }
+      return intake.accept(events, "kafka", batch.commit()).map(outcome -> Map.<Integer, Long>of());
+    };
   }
 
   void start() {

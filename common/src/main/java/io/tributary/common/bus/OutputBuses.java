@@ -3,6 +3,8 @@ package io.tributary.common.bus;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tributary.common.config.ServiceConfig;
+import io.tributary.common.fused.Handoff;
+import io.tributary.common.fused.InProcessBus;
 import io.tributary.common.input.InputCommit;
 import io.tributary.common.kafka.KafkaClientMeters;
 import io.tributary.common.kafka.KafkaSettings;
@@ -22,13 +24,15 @@ import java.util.Map;
  * The buses a stage writes to, behind one {@link BusPublisher}. Kafka output goes through one
  * transactional producer, together with the Kafka input offsets it was made from; RabbitMQ output is
  * confirmed first, so a batch whose Kafka part then fails is republished (at least once on RabbitMQ,
- * see docs/operations.md). Clients exist only for the kinds the stage uses.
+ * see docs/operations.md). Clients exist only for the kinds the stage uses. In a fused process, what a
+ * stage makes of a batch of the chain ({@link Handoff}) goes to the next stage in memory instead.
  */
 public final class OutputBuses implements BusPublisher {
 
   private TransactionalPublisher kafka;
   private RabbitMqPublisher rabbitPublisher;
   private RabbitMQClient rabbit;
+  private InProcessBus next;
 
   private OutputBuses() {
   }
@@ -38,10 +42,12 @@ public final class OutputBuses implements BusPublisher {
    *     stream): they are committed through the transactional producer even when no output is on Kafka
    * @param transactionalId the producer's transactional id, stable across restarts of this instance
    * @param streams the RabbitMQ buses that are super streams (between stages), by exchange name
+   * @param next the in-memory bus to the next stage of a fused chain, or null
    */
   public static Future<OutputBuses> create(Vertx vertx, ServiceConfig config, String clientId, String transactionalId,
-      boolean kafkaInput, List<BusRef> buses, Map<String, SuperStream> streams) {
+      boolean kafkaInput, List<BusRef> buses, Map<String, SuperStream> streams, InProcessBus next) {
     OutputBuses out = new OutputBuses();
+    out.next = next;
     if (kafkaInput || buses.stream().anyMatch(BusRef::isKafka)) {
       out.kafka = new TransactionalPublisher(KafkaSettings.transactionalProducer(config, clientId, transactionalId), clientId);
     }
@@ -78,6 +84,10 @@ public final class OutputBuses implements BusPublisher {
 
   @Override
   public Future<Void> publish(List<BusMessage> messages, InputCommit consumed) {
+    if (consumed instanceof Handoff handoff) {
+      return next == null ? Future.failedFuture(new IllegalStateException("a batch of a fused chain reached a stage with no next stage"))
+          : next.publish(messages, handoff);
+    }
     List<BusMessage> toKafka = new ArrayList<>(messages.size());
     List<BusMessage> toRabbit = new ArrayList<>();
     for (BusMessage m : messages) {

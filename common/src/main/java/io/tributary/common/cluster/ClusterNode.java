@@ -10,6 +10,8 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -34,7 +36,8 @@ public final class ClusterNode {
   private static final long REQUEST_TIMEOUT_MS = 2000;
 
   private final String localId;
-  private final String stage;
+  /** The stages this member runs: one, or all of a fused chain. */
+  private final Set<String> stages;
   private final String pipeline;
   private final StageControl control;
   private final Supplier<JsonObject> identity;
@@ -46,8 +49,13 @@ public final class ClusterNode {
   private final Map<String, Function<JsonObject, Future<JsonObject>>> services = new ConcurrentHashMap<>();
 
   public ClusterNode(String localId, String stage, String pipeline, StageControl control, Supplier<JsonObject> identity) {
+    this(localId, Set.of(stage), pipeline, control, identity);
+  }
+
+  /** A member that runs several stages in one process (fused), each answering as itself. */
+  public ClusterNode(String localId, Set<String> stages, String pipeline, StageControl control, Supplier<JsonObject> identity) {
     this.localId = localId;
-    this.stage = stage;
+    this.stages = Set.copyOf(stages);
     this.pipeline = pipeline;
     this.control = control;
     this.identity = identity;
@@ -103,10 +111,10 @@ public final class ClusterNode {
       return Future.succeededFuture(reply);
     }
     if (!"pause".equals(action) && !"resume".equals(action)) {
-      return Future.failedFuture("the " + stage + " stage does not answer '" + action + "' (yet)");
+      return Future.failedFuture("the " + String.join("+", new TreeSet<>(stages)) + " stage does not answer '" + action + "' (yet)");
     }
     boolean addressed = pipeline.equals(request.getString("pipeline"))
-        && (stage.equals(request.getString("stage")) || nodeId().equals(request.getString("member")));
+        && (stages.contains(request.getString("stage")) || nodeId().equals(request.getString("member")));
     if (addressed) {
       reply.put("changed", "pause".equals(action) ? control.pause() : control.resume());
       reply.put("state", control.isPaused() ? "paused" : "running");
@@ -148,7 +156,7 @@ public final class ClusterNode {
    * reachable member the last listing found (listing the cluster again when it knows none).
    */
   public Future<JsonObject> askStage(String targetStage, JsonObject request) {
-    if (stage.equals(targetStage)) {
+    if (stages.contains(targetStage)) {
       return handle(request);
     }
     if (vertx == null) {
@@ -165,7 +173,8 @@ public final class ClusterNode {
     ClusterManager manager = clusterManager;
     for (Object m : members) {
       JsonObject member = (JsonObject) m;
-      if (targetStage.equals(member.getString("stage")) && pipeline.equals(member.getString("pipeline"))
+      JsonArray runs = member.getJsonArray("stages", new JsonArray().add(member.getString("stage", "")));
+      if (runs.contains(targetStage) && pipeline.equals(member.getString("pipeline"))
           && manager != null && manager.getNodes().contains(member.getString("nodeId"))) {
         return member.getString("nodeId");
       }

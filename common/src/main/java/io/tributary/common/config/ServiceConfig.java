@@ -113,7 +113,20 @@ public final class ServiceConfig {
     d.put("shutdown.drainSeconds", "0");
     d.put("shutdown.graceSeconds", "20");
     d.put("control.startPaused", "false");
+    if (stage.equals("fused")) {
+      // One process runs the three stages, each serving its API on its own port, as the three services do.
+      d.put("fused.enrichHttpPort", "8081");
+      d.put("fused.aggregateHttpPort", "8082");
+    }
     return d;
+  }
+
+  /** This configuration with one known key set to {@code value}: a stage's own port in a fused process. */
+  public ServiceConfig with(String key, String value) {
+    get(key);
+    Map<String, String> changed = new TreeMap<>(values);
+    changed.put(key, value);
+    return new ServiceConfig(changed, openValues, env);
   }
 
   public String get(String key) {

@@ -1,5 +1,6 @@
 package io.tributary.common.input;
 
+import io.tributary.common.bus.BusMessage;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -17,13 +18,24 @@ import java.util.Set;
  * @param seeks per shard, how many times the adapter had moved the shard's read position when it read
  *     this batch: a processor that asked for a shard to be re-read from elsewhere knows the batches
  *     read before that took effect by their lower count
+ * @param ends per shard, where the input continues after this batch when that is past its last record:
+ *     an in-process hand-off covers the source records the stages before it consumed without output
+ * @param carried per shard, what the stages before this one in the same process made of the batch's
+ *     input besides its records (dead letters), for the last stage to publish exactly once with its own
  */
-public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard, InputCommit commit, Map<Integer, Long> seeks)
-    implements Iterable<InputRecord> {
+public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard, InputCommit commit, Map<Integer, Long> seeks,
+    Map<Integer, Long> ends, Map<Integer, List<BusMessage>> carried) implements Iterable<InputRecord> {
 
   public InputBatch {
     byShard = Collections.unmodifiableMap(new LinkedHashMap<>(byShard));
     seeks = Map.copyOf(seeks);
+    ends = Map.copyOf(ends);
+    carried = Map.copyOf(carried);
+  }
+
+  /** A batch as a bus delivers it: each shard ends after its last record, and nothing is carried. */
+  public InputBatch(String source, Map<Integer, List<InputRecord>> byShard, InputCommit commit, Map<Integer, Long> seeks) {
+    this(source, byShard, commit, seeks, Map.of(), Map.of());
   }
 
   public static InputBatch of(String source, List<InputRecord> records, InputCommit commit) {
@@ -47,6 +59,21 @@ public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard,
     return byShard.getOrDefault(shard, List.of());
   }
 
+  /** Where the shard's input continues after this batch: past its last record, or further ({@code ends}); -1 for none. */
+  public long end(int shard) {
+    Long end = ends.get(shard);
+    if (end != null) {
+      return end;
+    }
+    List<InputRecord> list = records(shard);
+    return list.isEmpty() ? -1 : list.get(list.size() - 1).position() + 1;
+  }
+
+  /** The outputs of earlier stages in this process that ride with the shard's part of the batch. */
+  public List<BusMessage> carried(int shard) {
+    return carried.getOrDefault(shard, List.of());
+  }
+
   public int count() {
     int n = 0;
     for (List<InputRecord> list : byShard.values()) {
@@ -62,14 +89,23 @@ public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard,
   /** The lowest position of each shard in this batch. */
   public Map<Integer, Long> firstPositions() {
     Map<Integer, Long> first = new LinkedHashMap<>();
-    byShard.forEach((shard, list) -> first.put(shard, list.get(0).position()));
+    byShard.forEach((shard, list) -> {
+      if (!list.isEmpty()) {
+        first.put(shard, list.get(0).position());
+      }
+    });
     return first;
   }
 
   /** The position after the last record of each shard: where the next read continues. */
   public Map<Integer, Long> nextPositions() {
     Map<Integer, Long> next = new LinkedHashMap<>();
-    byShard.forEach((shard, list) -> next.put(shard, list.get(list.size() - 1).position() + 1));
+    byShard.keySet().forEach(shard -> {
+      long end = end(shard);
+      if (end >= 0) {
+        next.put(shard, end);
+      }
+    });
     return next;
   }
 

@@ -2,6 +2,8 @@ package io.tributary.common.input;
 
 import io.tributary.common.ServiceContext;
 import io.tributary.common.StageClients;
+import io.tributary.common.fused.ChainHead;
+import io.tributary.common.fused.Fusion;
 import io.tributary.common.kafka.KafkaInput;
 import io.tributary.common.kafka.KafkaSettings;
 import io.tributary.common.pipeline.BusRef;
@@ -19,9 +21,28 @@ public final class InputBuses {
 
   /**
    * The input of {@code stage}, read by the consumer group {@code group}: a Kafka topic, or a RabbitMQ
-   * {@link SuperStream} whose shards the group assigns through its positions topic.
+   * {@link SuperStream} whose shards the group assigns through its positions topic. In a fused process
+   * ({@link Fusion}) a bus kept in memory is read from the stage before; the chain's source is read in
+   * the pipeline's fused group, its positions kept by the last stage, each shard's batch handed down
+   * the chain from {@code processor}.
    */
   public static InputBus create(ServiceContext service, StageClients clients, Context context, String stage, BusRef bus, String group,
+      InputBus.Processor processor, InputBus.Rebalance rebalance, InputBus.Commit commit) {
+    Fusion fusion = service.fusion();
+    if (fusion.inMemory(bus)) {
+      return fusion.readBy(bus, processor, rebalance, commit);
+    }
+    if (fusion.isFused() && bus.equals(fusion.source()) && stage.equals(fusion.headStage())) {
+      ChainHead head = fusion.head(processor);
+      InputBus input = adapter(service, clients, context, stage, bus, service.pipeline().consumerGroup("fused"), head, head,
+          InputBus.Commit.BY_STAGE);
+      fusion.headReads(input);
+      return input;
+    }
+    return adapter(service, clients, context, stage, bus, group, processor, rebalance, commit);
+  }
+
+  private static InputBus adapter(ServiceContext service, StageClients clients, Context context, String stage, BusRef bus, String group,
       InputBus.Processor processor, InputBus.Rebalance rebalance, InputBus.Commit commit) {
     Map<String, String> consumer = KafkaSettings.consumer(service.config(), service.instanceId(), group);
     int maxInFlight = service.config().getInt("kafka.maxInFlightBatches");

@@ -8,6 +8,7 @@ import io.tributary.common.StageMetrics;
 import io.tributary.common.cluster.ClusterNode;
 import io.tributary.common.cluster.ClusterSetup;
 import io.tributary.common.config.ServiceConfig;
+import io.tributary.common.fused.Fusion;
 import io.tributary.common.health.Dependency;
 import io.tributary.common.health.DependencyChecksVerticle;
 import io.tributary.common.health.Readiness;
@@ -21,15 +22,19 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,8 +54,12 @@ public final class ServiceLauncher {
                       Function<ServiceContext, List<Deployable>> verticles) {
   }
 
-  /** A started service, for tests and for the shutdown hook. */
-  public record Running(Vertx vertx, ServiceContext context) {
+  /** A started service, for tests and for the shutdown hook; {@code stages} holds each stage's context of a fused process. */
+  public record Running(Vertx vertx, ServiceContext context, List<ServiceContext> stages) {
+    Running(Vertx vertx, ServiceContext context) {
+      this(vertx, context, List.of(context));
+    }
+
     public Future<Void> close() {
       long grace = context.config().getLong("shutdown.graceSeconds");
       return vertx.close().eventually(() -> context.cluster().stop()).timeout(grace, TimeUnit.SECONDS);
@@ -62,31 +71,41 @@ public final class ServiceLauncher {
 
   /** The entry point of each service's Main. Exits 2 on a bad config or pipeline file, 1 if it cannot start. */
   public static void main(Stage stage, String[] args) {
+    main(stage.name(), args, (config, pipeline) -> start(stage, config, pipeline));
+  }
+
+  /**
+   * The entry point of the fused process: every stage of {@code chain} (in pipeline order) in one JVM,
+   * the buses between them in memory ({@link Fusion}). Exits 2 when the pipeline has no fused shape.
+   */
+  public static void mainFused(List<Stage> chain, String[] args) {
+    main("fused", args, (config, pipeline) -> startFused(chain, config, pipeline, Fusion.of(pipeline)));
+  }
+
+  private static void main(String name, String[] args, BiFunction<ServiceConfig, Pipeline, Future<Running>> starter) {
     System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
     // Hazelcast logs before it reads its configuration: through SLF4J from the first line, so JSON logs stay JSON.
     System.setProperty("hazelcast.logging.type", "slf4j");
-    Arguments arguments;
-    ServiceConfig config;
-    Pipeline pipeline;
+    Future<Running> started;
     try {
-      arguments = Arguments.parse(args, System::getenv);
-      config = ServiceConfig.load(stage.name(), arguments.config());
+      Arguments arguments = Arguments.parse(args, System::getenv);
+      ServiceConfig config = ServiceConfig.load(name, arguments.config());
       KafkaProperties.from(config);
       String logFormat = System.getenv().getOrDefault("TRIBUTARY_LOG_FORMAT", "text");
       if (!LogFields.FORMATS.contains(logFormat)) {
         throw new ServiceConfig.ConfigException("TRIBUTARY_LOG_FORMAT must be one of " + LogFields.FORMATS + ", got '" + logFormat + "'");
       }
-      pipeline = PipelineParser.parse(arguments.pipeline());
+      started = starter.apply(config, PipelineParser.parse(arguments.pipeline()));
     } catch (PipelineException | ServiceConfig.ConfigException | IllegalArgumentException e) {
-      System.err.println("tributary " + stage.name() + "-service: " + e.getMessage());
-      LOG.error("cannot start {}: {}", stage.name(), e.getMessage().replace("\n", " "));
+      System.err.println("tributary " + name + "-service: " + e.getMessage());
+      LOG.error("cannot start {}: {}", name, e.getMessage().replace("\n", " "));
       System.exit(2);
       return;
     }
-    start(stage, config, pipeline)
+    started
         .onSuccess(running -> Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(running), "tributary-shutdown")))
         .onFailure(e -> {
-          LOG.error("{} service did not start: {}", stage.name(), e.toString(), e);
+          LOG.error("{} service did not start: {}", name, e.toString(), e);
           System.exit(1);
         });
   }
@@ -94,28 +113,17 @@ public final class ServiceLauncher {
   public static Future<Running> start(Stage stage, ServiceConfig config, Pipeline pipeline) {
     String instanceId = config.get("instance.id").isBlank() ? defaultInstanceId(stage.name()) : config.get("instance.id");
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    VertxOptions options = new VertxOptions()
-        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true));
-    Vertx vertx = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry)).with(options).build();
+    Vertx vertx = vertx(registry);
     LogFields.identify(pipeline.name(), stage.name(), instanceId);
     LOG.info("starting {} service {} for pipeline '{}' with {} and Kafka client properties {}", stage.name(), instanceId,
         pipeline.name(), config.describe(), KafkaProperties.from(config).describe());
     {
-      StageControl control = new StageControl();
-      if (config.getBoolean("control.startPaused")) {
-        // Nothing is consumed or accepted until POST /control/resume: reference data can be loaded first.
-        control.pause();
-        LOG.info("{} starts paused (control.startPaused); resume it with POST /control/resume", stage.name());
-      }
-      JsonObject identity = new JsonObject()
-          .put("stage", stage.name())
-          .put("pipeline", pipeline.name())
-          .put("instance", instanceId)
-          .put("version", ServiceContext.VERSION);
+      StageControl control = control(config, stage.name());
+      JsonObject identity = identity(stage.name(), pipeline, instanceId);
       ClusterNode node = new ClusterNode(instanceId, stage.name(), pipeline.name(), control, identity::copy);
       StageMetrics metrics = new StageMetrics(registry, stage.name(), pipeline.name());
       ServiceContext context = new ServiceContext(stage.name(), instanceId, config, pipeline, registry,
-          metrics, new Readiness(metrics::ready), control, node);
+          metrics, new Readiness(metrics::ready), control, node, Fusion.NONE);
       Future<?> deployed = vertx.deployVerticle(new DependencyChecksVerticle(context, stage.dependencies().apply(pipeline)));
       for (Deployable verticle : stage.verticles().apply(context)) {
         deployed = deployed.compose(id -> vertx.deployVerticle(verticle));
@@ -124,17 +132,92 @@ public final class ServiceLauncher {
           .map(done -> new Running(vertx, context))
           .onSuccess(r -> {
             LOG.info("{} service ready to serve on port {}", stage.name(), config.get("http.port"));
-            if (config.getBoolean("cluster.enabled")) {
-              // Hazelcast reads its configuration and starts blocking: on a thread of its own, not an event loop.
-              Thread join = new Thread(() -> joinControlCluster(config, pipeline, node), "control-cluster-join");
-              join.setDaemon(true);
-              join.start();
-            }
+            joinInBackground(config, pipeline, node);
           })
           .recover(e -> {
             LOG.error("{} service failed to start: {}", stage.name(), e.toString(), e);
             return vertx.close().transform(closed -> Future.failedFuture(e));
           });
+    }
+  }
+
+  /**
+   * Starts a fused process: one Vert.x, one registry, one pause control and one control-cluster member
+   * for all stages; each stage keeps its own metrics (tagged with its name), readiness and HTTP port.
+   * The stages deploy from the last to the first, so each stage's input exists before the stage
+   * before it hands it anything, and the chain's source is read only once all of them run.
+   */
+  public static Future<Running> startFused(List<Stage> chain, ServiceConfig config, Pipeline pipeline, Fusion fusion) {
+    String instanceId = config.get("instance.id").isBlank() ? defaultInstanceId("fused") : config.get("instance.id");
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    Vertx vertx = vertx(registry);
+    LogFields.identify(pipeline.name(), "fused", instanceId);
+    LOG.info("starting the fused {} chain {} for pipeline '{}' reading {} with {} and Kafka client properties {}",
+        chain.stream().map(Stage::name).toList(), instanceId, pipeline.name(), fusion.source(), config.describe(),
+        KafkaProperties.from(config).describe());
+    StageControl control = control(config, "the fused chain");
+    List<String> names = chain.stream().map(Stage::name).toList();
+    JsonObject identity = identity("fused", pipeline, instanceId).put("stages", new JsonArray(names));
+    ClusterNode node = new ClusterNode(instanceId, Set.copyOf(names), pipeline.name(), control, identity::copy);
+    Map<String, String> ports = Map.of("enrich", config.get("fused.enrichHttpPort"), "aggregate", config.get("fused.aggregateHttpPort"));
+    List<ServiceContext> contexts = new ArrayList<>();
+    for (Stage stage : chain) {
+      ServiceConfig stageConfig = config.with("http.port", ports.getOrDefault(stage.name(), config.get("http.port")));
+      StageMetrics metrics = new StageMetrics(registry, stage.name(), pipeline.name());
+      contexts.add(new ServiceContext(stage.name(), instanceId + "-" + stage.name(), stageConfig, pipeline, registry, metrics,
+          new Readiness(metrics::ready), control, node, fusion));
+    }
+    Future<?> deployed = Future.succeededFuture();
+    for (int i = chain.size() - 1; i >= 0; i--) {
+      ServiceContext context = contexts.get(i);
+      Stage stage = chain.get(i);
+      deployed = deployed.compose(id -> vertx.deployVerticle(new DependencyChecksVerticle(context, stage.dependencies().apply(pipeline))));
+      for (Deployable verticle : stage.verticles().apply(context)) {
+        deployed = deployed.compose(id -> vertx.deployVerticle(verticle));
+      }
+    }
+    return deployed
+        .map(done -> new Running(vertx, contexts.get(0), List.copyOf(contexts)))
+        .onSuccess(r -> {
+          LOG.info("fused chain ready to serve on ports {}", contexts.stream().map(c -> c.stage() + " " + c.config().get("http.port")).toList());
+          joinInBackground(config, pipeline, node);
+        })
+        .recover(e -> {
+          LOG.error("the fused chain failed to start: {}", e.toString(), e);
+          return vertx.close().transform(closed -> Future.failedFuture(e));
+        });
+  }
+
+  private static Vertx vertx(PrometheusMeterRegistry registry) {
+    VertxOptions options = new VertxOptions()
+        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true));
+    return Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry)).with(options).build();
+  }
+
+  private static StageControl control(ServiceConfig config, String what) {
+    StageControl control = new StageControl();
+    if (config.getBoolean("control.startPaused")) {
+      // Nothing is consumed or accepted until POST /control/resume: reference data can be loaded first.
+      control.pause();
+      LOG.info("{} starts paused (control.startPaused); resume it with POST /control/resume", what);
+    }
+    return control;
+  }
+
+  private static JsonObject identity(String stage, Pipeline pipeline, String instanceId) {
+    return new JsonObject()
+        .put("stage", stage)
+        .put("pipeline", pipeline.name())
+        .put("instance", instanceId)
+        .put("version", ServiceContext.VERSION);
+  }
+
+  private static void joinInBackground(ServiceConfig config, Pipeline pipeline, ClusterNode node) {
+    if (config.getBoolean("cluster.enabled")) {
+      // Hazelcast reads its configuration and starts blocking: on a thread of its own, not an event loop.
+      Thread join = new Thread(() -> joinControlCluster(config, pipeline, node), "control-cluster-join");
+      join.setDaemon(true);
+      join.start();
     }
   }
 
@@ -156,7 +239,7 @@ public final class ServiceLauncher {
    */
   private static void shutdown(Running running) {
     long drain = running.context().config().getLong("shutdown.drainSeconds");
-    running.context().readiness().drain();
+    running.stages().forEach(stage -> stage.readiness().drain());
     if (drain > 0) {
       LOG.info("SIGTERM: {} service answers not ready and drains for {} s", running.context().stage(), drain);
       try {

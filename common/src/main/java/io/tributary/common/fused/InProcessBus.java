@@ -1,0 +1,97 @@
+package io.tributary.common.fused;
+
+import io.tributary.common.bus.BusMessage;
+import io.tributary.common.input.InputBatch;
+import io.tributary.common.input.InputBus;
+import io.tributary.common.input.InputCommit;
+import io.tributary.common.input.InputRecord;
+import io.tributary.common.pipeline.BusRef;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A bus between two stages of a fused chain, in memory: what the upstream stage publishes to it for
+ * one {@link Handoff} is the downstream stage's next input batch, processed at once; the publish
+ * completes when the downstream stage (and so the rest of the chain) has handled it. Messages for
+ * other buses (dead letters) are carried along the chain instead of published. Ownership and committed
+ * positions are the chain head's: this bus has no group of its own.
+ *
+ * <p>The records' positions stay within the source batch, in order (the first record at the batch's
+ * first position, never past its end), and the batch ends where the source batch ends, so the last
+ * stage stores the source's position.
+ */
+public final class InProcessBus implements InputBus {
+
+  private final BusRef bus;
+  private final Fusion fusion;
+  private volatile Processor downstream;
+
+  InProcessBus(BusRef bus, Fusion fusion) {
+    this.bus = bus;
+    this.fusion = fusion;
+  }
+
+  public BusRef bus() {
+    return bus;
+  }
+
+  void readBy(Processor processor) {
+    if (downstream != null) {
+      throw new IllegalStateException("the in-process bus " + bus + " has a reader already");
+    }
+    downstream = processor;
+  }
+
+  /** Hands one stage's outputs of a hand-off to the next stage; completes once that stage and those after it handled them. */
+  public Future<Void> publish(List<BusMessage> messages, Handoff handoff) {
+    Processor next = downstream;
+    if (next == null) {
+      return Future.failedFuture(new IllegalStateException("no stage reads the in-process bus " + bus + " yet"));
+    }
+    List<InputRecord> records = new ArrayList<>(messages.size());
+    long position = handoff.first();
+    for (BusMessage message : messages) {
+      if (message.bus().equals(bus)) {
+        records.add(new InputRecord(message.key(), message.value(), message.headers(), message.timestamp(), handoff.shard(),
+            Math.min(position++, handoff.end() - 1)));
+      } else {
+        handoff.carry(message);
+      }
+    }
+    int shard = handoff.shard();
+    InputBatch batch = new InputBatch(handoff.source(), Map.of(shard, records), handoff, Map.of(shard, handoff.seekCount()),
+        Map.of(shard, handoff.end()), Map.of(shard, handoff.carried()));
+    return next.process(batch).map(seeks -> {
+      handoff.requestSeeks(seeks);
+      return null;
+    });
+  }
+
+  @Override
+  public void start() {
+  }
+
+  @Override
+  public Future<Void> stop() {
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public JsonArray assignedShards() {
+    return fusion.head().assignedShards();
+  }
+
+  @Override
+  public Future<InputCommit> commitOf(Map<Integer, Long> positions) {
+    return fusion.head().commitOf(positions);
+  }
+
+  @Override
+  public Future<Map<Integer, Long>> committed(Collection<Integer> shards) {
+    return fusion.head().committed(shards);
+  }
+}
