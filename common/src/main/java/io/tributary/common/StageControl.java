@@ -13,9 +13,23 @@ import java.util.function.Supplier;
  */
 public final class StageControl {
 
-  private final AtomicBoolean paused = new AtomicBoolean();
-  private final List<Consumer<Boolean>> listeners = new CopyOnWriteArrayList<>();
+  private final AtomicBoolean paused;
+  private final List<Consumer<Boolean>> listeners;
   private final List<Supplier<JsonObject>> statusSources = new CopyOnWriteArrayList<>();
+
+  public StageControl() {
+    this(new AtomicBoolean(), new CopyOnWriteArrayList<>());
+  }
+
+  private StageControl(AtomicBoolean paused, List<Consumer<Boolean>> listeners) {
+    this.paused = paused;
+    this.listeners = listeners;
+  }
+
+  /** The control of another stage of the same fused process: paused and resumed with this one, with a status of its own. */
+  public StageControl alongside() {
+    return new StageControl(paused, listeners);
+  }
 
   public boolean isPaused() {
     return paused.get();

@@ -42,6 +42,11 @@ public final class ServiceProcess implements AutoCloseable {
     return new ServiceProcess(jar.getFileName().toString(), List.of("-jar", jar.toString()), args, env, port, log);
   }
 
+  /** A main class of a built jar ({@code java -cp JAR MAIN}): the fused process in the aggregate service's jar. */
+  public static ServiceProcess fromJar(Path jar, String mainClass, List<String> args, Map<String, String> env, int port, Path log) {
+    return new ServiceProcess(mainClass, List.of("-cp", jar.toString(), mainClass), args, env, port, log);
+  }
+
   private ServiceProcess(String name, List<String> launch, List<String> args, Map<String, String> env, int port, Path log) {
     this(name, launch, args, env, port, log, null);
   }

@@ -307,7 +307,9 @@ public final class PipelineBenchmark {
           .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
       for (String line : response.body().split("\n")) {
         Matcher m = METRIC.matcher(line);
-        if (m.matches() && m.group(2).contains("pipeline=\"" + options.get("pipeline") + "\"")) {
+        // One process may serve several stages (fused): only this stage's series count.
+        if (m.matches() && m.group(2).contains("pipeline=\"" + options.get("pipeline") + "\"")
+            && m.group(2).contains("stage=\"" + stage + "\"")) {
           String kind = m.group(1).equals("tributary_consumer_lag") ? "lag" : m.group(1).contains("_in_") ? "in" : "out";
           values.merge(stage + "/" + kind, Double.parseDouble(m.group(3)), Double::sum);
         }

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -30,24 +31,77 @@ class LoadSmokeIT {
 
   private static final String TOKEN = "smoke-token";
 
-  @Test
-  void gatlingSimulationAndPipelineBenchmarkRunAgainstTheStack(DevStack devstack) throws Exception {
-    Path root = Path.of("..").toAbsolutePath().normalize();
-    Path logs = Files.createDirectories(Path.of("target", "smoke-logs"));
-    String suffix = Long.toString(System.nanoTime() % 1_000_000_000L, 36);
-    String pipeline = Files.readString(root.resolve("examples/payments.yaml"))
-        .replace("pipeline: payments", "pipeline: smoke_" + suffix)
-        .replace("kafka:events.ingested", "kafka:smoke.ingested")
-        .replace("kafka:events.enriched", "kafka:smoke.enriched")
-        .replace("kafka:aggregates.updates", "kafka:smoke.updates")
-        .replace("kafka:events.dlq", "kafka:smoke.dlq");
-    Path pipelineFile = Files.createTempFile("smoke", ".yaml");
-    Files.writeString(pipelineFile, pipeline);
-    Map<String, String> env = Map.of(
+  private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+
+  /** The demo pipeline under names of this run, so no earlier run's topics or state are found. */
+  private static Path demoPipeline(String pipeline, String topics) throws Exception {
+    String yaml = Files.readString(ROOT.resolve("examples/payments.yaml"))
+        .replace("pipeline: payments", "pipeline: " + pipeline)
+        .replace("kafka:events.ingested", "kafka:" + topics + ".ingested")
+        .replace("kafka:events.enriched", "kafka:" + topics + ".enriched")
+        .replace("kafka:aggregates.updates", "kafka:" + topics + ".updates")
+        .replace("kafka:events.dlq", "kafka:" + topics + ".dlq");
+    Path file = Files.createTempFile(pipeline, ".yaml");
+    Files.writeString(file, yaml);
+    return file;
+  }
+
+  private static Map<String, String> env(DevStack devstack) {
+    return Map.of(
         "TRIBUTARY_KAFKA_BOOTSTRAP_SERVERS", devstack.kafkaBootstrapServers(),
         "TRIBUTARY_REDIS_URI", devstack.redisUri(),
         "TRIBUTARY_CONTROL_TOKEN", TOKEN,
         "TRIBUTARY_HTTP_HOST", "127.0.0.1");
+  }
+
+  /** The pipeline benchmark's run of {@code events} over {@code mode}, verified against its ground truth. */
+  private static boolean benchmark(DevStack devstack, String mode, int events, String ingest, String enrich, String aggregate,
+      String topics, String pipeline) throws Exception {
+    return PipelineBenchmark.run(new String[] {
+        "--events", String.valueOf(events), "--mode", mode, "--batch", "500", "--cards", "500", "--merchants", "1000",
+        "--ingest", ingest, "--enrich", enrich, "--aggregate", aggregate,
+        "--bootstrap", devstack.kafkaBootstrapServers(), "--ingested", topics + ".ingested", "--updates", topics + ".updates",
+        "--pipeline", pipeline, "--sample", "200", "--timeout", "120"});
+  }
+
+  /**
+   * The demo pipeline file as it is, run as one fused process instead of three services: the one
+   * setting changed is the process launched. Over HTTP and onto the ingested topic, every aggregate
+   * equals the benchmark's ground truth.
+   */
+  @Test
+  void theDemoPipelineRunsFusedWithTheSameFile(DevStack devstack) throws Exception {
+    String suffix = Long.toString(System.nanoTime() % 1_000_000_000L, 36);
+    String pipeline = "fused_" + suffix;
+    Path file = demoPipeline(pipeline, pipeline);
+    Path logs = Files.createDirectories(Path.of("target", "smoke-logs"));
+    int enrichPort = freePort();
+    int aggregatePort = freePort();
+    Map<String, String> env = new HashMap<>(env(devstack));
+    env.put("TRIBUTARY_FUSED_ENRICH_HTTP_PORT", String.valueOf(enrichPort));
+    env.put("TRIBUTARY_FUSED_AGGREGATE_HTTP_PORT", String.valueOf(aggregatePort));
+    ServiceProcess fused = ServiceProcess.fromJar(ROOT.resolve("aggregate-service/target/aggregate-service.jar"),
+        "io.tributary.fused.Main", List.of("--pipeline", file.toString()), env, freePort(), logs.resolve("fused.log"));
+    try {
+      fused.start(Duration.ofSeconds(90));
+      loadMerchants(fused.onPort(enrichPort));
+      for (String mode : List.of("http", "kafka")) {
+        assertThat(benchmark(devstack, mode, 5000, fused.url(""), fused.onPort(enrichPort).url(""), fused.onPort(aggregatePort).url(""),
+            pipeline, pipeline)).as("fused, benchmark in " + mode + " mode caught up and verified").isTrue();
+      }
+    } finally {
+      fused.close();
+      devstack.deleteRedisKeys(devstack.redisUri(), "tributary:" + pipeline + ":*");
+    }
+  }
+
+  @Test
+  void gatlingSimulationAndPipelineBenchmarkRunAgainstTheStack(DevStack devstack) throws Exception {
+    Path root = ROOT;
+    Path logs = Files.createDirectories(Path.of("target", "smoke-logs"));
+    String suffix = Long.toString(System.nanoTime() % 1_000_000_000L, 36);
+    Path pipelineFile = demoPipeline("smoke_" + suffix, "smoke");
+    Map<String, String> env = env(devstack);
     List<ServiceProcess> services = new ArrayList<>();
     try {
       for (String stage : List.of("ingest", "enrich", "aggregate")) {
@@ -75,12 +129,8 @@ class LoadSmokeIT {
       }
 
       for (String mode : List.of("http", "kafka")) {
-        boolean ok = PipelineBenchmark.run(new String[] {
-            "--events", "5000", "--mode", mode, "--batch", "500", "--cards", "500", "--merchants", "1000",
-            "--ingest", ingest.url(""), "--enrich", enrich.url(""), "--aggregate", aggregate.url(""),
-            "--bootstrap", devstack.kafkaBootstrapServers(), "--ingested", "smoke.ingested", "--updates", "smoke.updates",
-            "--pipeline", "smoke_" + suffix, "--sample", "200", "--timeout", "120"});
-        assertThat(ok).as("benchmark in " + mode + " mode caught up and verified").isTrue();
+        assertThat(benchmark(devstack, mode, 5000, ingest.url(""), enrich.url(""), aggregate.url(""), "smoke", "smoke_" + suffix))
+            .as("benchmark in " + mode + " mode caught up and verified").isTrue();
       }
     } finally {
       services.forEach(ServiceProcess::close);

@@ -8,6 +8,7 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,6 +39,8 @@ public final class ClusterNode {
   private final String localId;
   /** The stages this member runs: one, or all of a fused chain. */
   private final Set<String> stages;
+  /** In a fused process, each stage's own control, for its status; empty otherwise. */
+  private final Map<String, StageControl> parts;
   private final String pipeline;
   private final StageControl control;
   private final Supplier<JsonObject> identity;
@@ -49,13 +52,23 @@ public final class ClusterNode {
   private final Map<String, Function<JsonObject, Future<JsonObject>>> services = new ConcurrentHashMap<>();
 
   public ClusterNode(String localId, String stage, String pipeline, StageControl control, Supplier<JsonObject> identity) {
-    this(localId, Set.of(stage), pipeline, control, identity);
+    this(localId, Set.of(stage), Map.of(), pipeline, control, identity);
   }
 
-  /** A member that runs several stages in one process (fused), each answering as itself. */
-  public ClusterNode(String localId, Set<String> stages, String pipeline, StageControl control, Supplier<JsonObject> identity) {
+  /**
+   * A member that runs several stages in one process (fused): paused and resumed as one, listed as
+   * one member per stage, each with its own status ({@code parts}, in chain order).
+   */
+  public ClusterNode(String localId, Map<String, StageControl> parts, String pipeline, StageControl control,
+      Supplier<JsonObject> identity) {
+    this(localId, parts.keySet(), parts, pipeline, control, identity);
+  }
+
+  private ClusterNode(String localId, Set<String> stages, Map<String, StageControl> parts, String pipeline, StageControl control,
+      Supplier<JsonObject> identity) {
     this.localId = localId;
     this.stages = Set.copyOf(stages);
+    this.parts = new LinkedHashMap<>(parts);
     this.pipeline = pipeline;
     this.control = control;
     this.identity = identity;
@@ -133,11 +146,31 @@ public final class ClusterNode {
 
   /** Stage, pipeline, version, state and the stage's own details (partitions, lag, counters). */
   public JsonObject localStatus() {
-    return identity.get().put("nodeId", nodeId()).mergeIn(control.status(), true);
+    JsonObject status = identity.get().put("nodeId", nodeId()).mergeIn(control.status(), true);
+    if (!parts.isEmpty()) {
+      JsonArray each = new JsonArray();
+      parts.forEach((stage, part) -> each.add(identity.get().put("stage", stage).put("nodeId", nodeId()).mergeIn(part.status(), true)));
+      status.put("parts", each);
+    }
+    return status;
   }
 
+  /** Every member's status; a fused member is listed once per stage it runs. */
   public Future<JsonArray> members() {
-    return askAll(new JsonObject().put("action", "status")).onSuccess(list -> lastMembers = list);
+    return askAll(new JsonObject().put("action", "status")).map(ClusterNode::perStage).onSuccess(list -> lastMembers = list);
+  }
+
+  private static JsonArray perStage(JsonArray replies) {
+    JsonArray out = new JsonArray();
+    for (Object reply : replies) {
+      JsonArray parts = ((JsonObject) reply).getJsonArray("parts");
+      if (parts == null) {
+        out.add(reply);
+      } else {
+        parts.forEach(out::add);
+      }
+    }
+    return out;
   }
 
   /** Pause or resume every instance of this pipeline's {@code targetStage}; the answer lists each member's outcome. */
@@ -173,8 +206,7 @@ public final class ClusterNode {
     ClusterManager manager = clusterManager;
     for (Object m : members) {
       JsonObject member = (JsonObject) m;
-      JsonArray runs = member.getJsonArray("stages", new JsonArray().add(member.getString("stage", "")));
-      if (runs.contains(targetStage) && pipeline.equals(member.getString("pipeline"))
+      if (targetStage.equals(member.getString("stage")) && pipeline.equals(member.getString("pipeline"))
           && manager != null && manager.getNodes().contains(member.getString("nodeId"))) {
         return member.getString("nodeId");
       }

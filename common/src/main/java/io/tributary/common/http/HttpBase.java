@@ -151,8 +151,9 @@ public final class HttpBase {
     ctx.response().putHeader("Content-Type", PROMETHEUS_TEXT).end(service.registry().scrape());
   }
 
+  /** The member's status with this stage's own details: in a fused process, the stage this port serves. */
   private void status(RoutingContext ctx) {
-    Responses.json(ctx, 200, service.cluster().localStatus());
+    Responses.json(ctx, 200, service.cluster().localStatus().mergeIn(service.control().status(), true).put("stage", service.stage()));
   }
 
   /**

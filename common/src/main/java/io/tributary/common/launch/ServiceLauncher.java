@@ -30,6 +30,7 @@ import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -156,16 +157,17 @@ public final class ServiceLauncher {
         chain.stream().map(Stage::name).toList(), instanceId, pipeline.name(), fusion.source(), config.describe(),
         KafkaProperties.from(config).describe());
     StageControl control = control(config, "the fused chain");
-    List<String> names = chain.stream().map(Stage::name).toList();
-    JsonObject identity = identity("fused", pipeline, instanceId).put("stages", new JsonArray(names));
-    ClusterNode node = new ClusterNode(instanceId, Set.copyOf(names), pipeline.name(), control, identity::copy);
+    Map<String, StageControl> parts = new LinkedHashMap<>();
+    chain.forEach(stage -> parts.put(stage.name(), control.alongside()));
+    JsonObject identity = identity("fused", pipeline, instanceId).put("stages", new JsonArray(List.copyOf(parts.keySet())));
+    ClusterNode node = new ClusterNode(instanceId, parts, pipeline.name(), control, identity::copy);
     Map<String, String> ports = Map.of("enrich", config.get("fused.enrichHttpPort"), "aggregate", config.get("fused.aggregateHttpPort"));
     List<ServiceContext> contexts = new ArrayList<>();
     for (Stage stage : chain) {
       ServiceConfig stageConfig = config.with("http.port", ports.getOrDefault(stage.name(), config.get("http.port")));
       StageMetrics metrics = new StageMetrics(registry, stage.name(), pipeline.name());
       contexts.add(new ServiceContext(stage.name(), instanceId + "-" + stage.name(), stageConfig, pipeline, registry, metrics,
-          new Readiness(metrics::ready), control, node, fusion));
+          new Readiness(metrics::ready), parts.get(stage.name()), node, fusion));
     }
     Future<?> deployed = Future.succeededFuture();
     for (int i = chain.size() - 1; i >= 0; i--) {
