@@ -245,6 +245,11 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
       // Applied already: polled before a seek took effect.
       return Future.succeededFuture();
     }
+    if (!expected.isNone() && polled.spanned(partition) && polled.start(partition) < expected.nextOffset()) {
+      // A hand-off partly applied: its records cannot be told apart by position, so it is read again from the stored one.
+      seekTo(partition, expected, seekCount, seeks);
+      return Future.succeededFuture();
+    }
     List<InputRecord> records = expected.isNone() ? polled.records(partition)
         : polled.records(partition).stream().filter(r -> r.position() >= expected.nextOffset()).toList();
     Batch batch = scan(partition, polled.source(), records, end, polled.carried(partition));

@@ -54,7 +54,7 @@ public final class AggregateVerticle extends VerticleBase {
         .compose(created -> {
           clients = created;
           service.readiness().register(clients.topics().check());
-          clients.topics().partitions(InputBuses.shardsTopic(input)).onSuccess(n -> partitions = n);
+          clients.topics().partitions(InputBuses.shardsTopic(service.fusion().shardsOf(input))).onSuccess(n -> partitions = n);
           initStore(500);
           OutboxCodec codec = new OutboxCodec(pipeline.aggregations(), pipeline.buses().deadLetter());
           UpdateRecords updates = new UpdateRecords(pipeline, store, () -> partitions);

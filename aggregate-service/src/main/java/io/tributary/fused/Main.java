@@ -16,6 +16,7 @@ public final class Main {
   }
 
   public static void main(String[] args) {
+    // Qualified: each stage's class is named Main.
     ServiceLauncher.mainFused(List.of(io.tributary.ingest.Main.STAGE, io.tributary.enrich.Main.STAGE, io.tributary.aggregate.Main.STAGE),
         args);
   }

@@ -48,9 +48,10 @@ public final class StageClients {
   public static Future<StageClients> start(Vertx vertx, ServiceContext service, List<BusRef> inputs, List<BusRef> outputs) {
     Fusion fusion = service.fusion();
     InProcessBus next = fusion.output(outputs);
-    boolean readsChain = inputs.stream().anyMatch(fusion::inMemory);
-    inputs = inputs.stream().filter(b -> !fusion.inMemory(b)).toList();
-    outputs = readsChain && next != null ? List.of() : outputs.stream().filter(b -> !fusion.inMemory(b)).toList();
+    boolean middle = inputs.stream().anyMatch(fusion::inMemory) && next != null;
+    // A stage reading the chain reads its source, in effect: the topic whose partitions are its shards.
+    inputs = inputs.stream().map(fusion::shardsOf).distinct().toList();
+    outputs = middle ? List.of() : outputs.stream().filter(b -> !fusion.inMemory(b)).toList();
     Map<String, SuperStream> streams = SuperStream.ofPipeline(service.pipeline(), service.config());
     // A super stream's readers keep their group's positions on a Kafka topic of its own.
     List<String> inputTopics = inputs.stream()
@@ -58,7 +59,7 @@ public final class StageClients {
         .map(InputBuses::shardsTopic).toList();
     List<String> kafkaTopics = Stream.concat(inputTopics.stream(), outputs.stream().filter(BusRef::isKafka).map(BusRef::target))
         .distinct().toList();
-    boolean kafkaInput = !inputTopics.isEmpty() || readsChain && next == null;
+    boolean kafkaInput = !middle && !inputTopics.isEmpty();
     return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs, streams, next)
         .onSuccess(buses -> buses.registerMetrics(service.registry(), service.stage(), service.pipeline().name(),
             service.metrics().kafkaClients()))

@@ -6,7 +6,6 @@ import io.tributary.common.input.InputRecord;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,8 +19,9 @@ import java.util.function.Supplier;
  * <p>It remembers, per shard, where the chain has handled the source up to, and hands on only the
  * records after that: when a failed batch makes the adapter read again from the batch's first
  * records, the shards of it that the chain did handle are not handed on twice (their dead letters
- * would be). A batch read before a re-read the last stage asked for is not handed on at all. Rebalances
- * go to the last stage, which keeps the positions.
+ * would be). A batch read before a re-read the last stage asked for is not handed on once that is
+ * known; one already on its way is skipped by the last stage, and does not count as handled.
+ * Rebalances go to the last stage, which keeps the positions.
  */
 public final class ChainHead implements InputBus.Processor, InputBus.Rebalance {
 
@@ -31,15 +31,21 @@ public final class ChainHead implements InputBus.Processor, InputBus.Rebalance {
   private final Map<Integer, Long> handledUpTo = new ConcurrentHashMap<>();
   /** Per shard, the lowest seek count of a batch read after the last re-read the last stage asked for. */
   private final Map<Integer, Long> freshFrom = new ConcurrentHashMap<>();
+  /** Per shard, how many times its ownership moved: a batch handed on before that says nothing of the shard now. */
+  private final Map<Integer, Long> generation = new ConcurrentHashMap<>();
 
   ChainHead(InputBus.Processor first, Supplier<InputBus.Rebalance> last) {
     this.first = first;
     this.last = last;
   }
 
+  /**
+   * Completes once every shard's hand-off has settled, so a failure makes the adapter read the batch
+   * again only after the shards the chain did handle are known as handled.
+   */
   @Override
   public Future<Map<Integer, Long>> process(InputBatch batch) {
-    Map<Integer, Long> seeks = new HashMap<>();
+    Map<Integer, Long> seeks = new ConcurrentHashMap<>();
     List<Future<Void>> shards = new ArrayList<>();
     for (int shard : batch.shards()) {
       long seekCount = batch.seeks(shard);
@@ -51,24 +57,29 @@ public final class ChainHead implements InputBus.Processor, InputBus.Rebalance {
       if (records.isEmpty()) {
         continue;
       }
+      long owned = generation.getOrDefault(shard, 0L);
       Handoff handoff = new Handoff(batch.source(), shard, seekCount, records.get(0).position(),
           records.get(records.size() - 1).position() + 1);
       InputBatch part = new InputBatch(batch.source(), Map.of(shard, records), handoff, Map.of(shard, seekCount));
       shards.add(first.process(part).map(requested -> {
         handoff.requestSeeks(requested);
         Long seek = handoff.seeks().get(shard);
+        if (owned != generation.getOrDefault(shard, 0L)) {
+          return null;
+        }
         if (seek != null) {
           // The chain did not handle this batch as read: the shard is read again from where the last stage stands.
           handledUpTo.put(shard, seek);
           freshFrom.merge(shard, seekCount + 1, Math::max);
           seeks.put(shard, seek);
-        } else {
+        } else if (seekCount >= freshFrom.getOrDefault(shard, 0L)) {
+          // Not when a re-read was asked for meanwhile: the last stage skipped this batch.
           handledUpTo.merge(shard, handoff.end(), Math::max);
         }
         return null;
       }));
     }
-    return Future.all(shards).map(done -> seeks);
+    return Future.join(shards).map(done -> (Map<Integer, Long>) seeks);
   }
 
   @Override
@@ -84,7 +95,10 @@ public final class ChainHead implements InputBus.Processor, InputBus.Rebalance {
   }
 
   private void forget(Collection<Integer> shards) {
-    shards.forEach(handledUpTo::remove);
-    shards.forEach(freshFrom::remove);
+    for (int shard : shards) {
+      generation.merge(shard, 1L, Long::sum);
+      handledUpTo.remove(shard);
+      freshFrom.remove(shard);
+    }
   }
 }

@@ -3,10 +3,10 @@ package io.tributary.common.fused;
 import io.tributary.common.input.InputBus;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
+import io.vertx.core.Context;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Which buses of a pipeline one fused process keeps in memory, and where its chain reads: the one
@@ -67,17 +67,20 @@ public final class Fusion {
     return hops.size() == 2 ? "ingest" : "enrich";
   }
 
-  public Set<BusRef> inMemoryBuses() {
-    return hops.keySet();
+  /** The bus whose partitions are the shards of {@code bus}: the chain's source for a bus kept in memory. */
+  public BusRef shardsOf(BusRef bus) {
+    return inMemory(bus) ? source : bus;
   }
 
   /**
-   * The in-memory bus {@code stage} reads: the downstream stage's processor is registered, and the
-   * last stage's rebalance (the one that keeps the positions) serves the chain's head.
+   * The in-memory bus a stage reads: the downstream stage's processor is registered, to run on its
+   * stage's {@code context}, and the last stage's rebalance (the one that keeps the positions) serves
+   * the chain's head.
    */
-  public InputBus readBy(BusRef bus, InputBus.Processor processor, InputBus.Rebalance rebalance, InputBus.Commit commit) {
+  public InputBus readBy(BusRef bus, Context context, InputBus.Processor processor, InputBus.Rebalance rebalance,
+      InputBus.Commit commit) {
     InProcessBus hop = hops.get(bus);
-    hop.readBy(processor);
+    hop.readBy(context, processor);
     if (commit == InputBus.Commit.BY_STAGE) {
       last = rebalance;
     }

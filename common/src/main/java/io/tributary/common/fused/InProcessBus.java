@@ -6,7 +6,10 @@ import io.tributary.common.input.InputBus;
 import io.tributary.common.input.InputCommit;
 import io.tributary.common.input.InputRecord;
 import io.tributary.common.pipeline.BusRef;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -20,29 +23,28 @@ import java.util.Map;
  * other buses (dead letters) are carried along the chain instead of published. Ownership and committed
  * positions are the chain head's: this bus has no group of its own.
  *
- * <p>The records' positions stay within the source batch, in order (the first record at the batch's
- * first position, never past its end), and the batch ends where the source batch ends, so the last
- * stage stores the source's position.
+ * <p>The batch spans the source batch ({@link InputBatch#span}), so the last stage stores the source's
+ * position. Its records' positions are not source offsets (a stage may drop records or make several
+ * of one): they stay within the span, in order, and a stage must not compare them with source
+ * positions; a hand-off that starts behind the stored position is read again from there instead.
  */
 public final class InProcessBus implements InputBus {
 
   private final BusRef bus;
   private final Fusion fusion;
   private volatile Processor downstream;
+  private volatile Context downstreamContext;
 
   InProcessBus(BusRef bus, Fusion fusion) {
     this.bus = bus;
     this.fusion = fusion;
   }
 
-  public BusRef bus() {
-    return bus;
-  }
-
-  void readBy(Processor processor) {
+  void readBy(Context context, Processor processor) {
     if (downstream != null) {
       throw new IllegalStateException("the in-process bus " + bus + " has a reader already");
     }
+    downstreamContext = context;
     downstream = processor;
   }
 
@@ -64,11 +66,33 @@ public final class InProcessBus implements InputBus {
     }
     int shard = handoff.shard();
     InputBatch batch = new InputBatch(handoff.source(), Map.of(shard, records), handoff, Map.of(shard, handoff.seekCount()),
-        Map.of(shard, handoff.end()), Map.of(shard, handoff.carried()));
-    return next.process(batch).map(seeks -> {
+        Map.of(shard, new InputBatch.Span(handoff.first(), handoff.end())), Map.of(shard, handoff.carried()));
+    return onDownstreamContext(next, batch).map(seeks -> {
       handoff.requestSeeks(seeks);
       return null;
     });
+  }
+
+  /**
+   * Each stage's processor keeps its state on its own verticle's context (its rebalance, timers and
+   * HTTP handlers run there too): the batch is processed there, and the answer comes back on the
+   * caller's context.
+   */
+  private Future<Map<Integer, Long>> onDownstreamContext(Processor next, InputBatch batch) {
+    Context target = downstreamContext;
+    Context caller = Vertx.currentContext();
+    if (target == null || target == caller) {
+      return next.process(batch);
+    }
+    Promise<Map<Integer, Long>> answer = Promise.promise();
+    target.runOnContext(v -> next.process(batch).onComplete(result -> {
+      if (caller == null) {
+        answer.handle(result);
+      } else {
+        caller.runOnContext(w -> answer.handle(result));
+      }
+    }));
+    return answer.future();
   }
 
   @Override

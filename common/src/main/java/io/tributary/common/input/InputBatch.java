@@ -18,18 +18,22 @@ import java.util.Set;
  * @param seeks per shard, how many times the adapter had moved the shard's read position when it read
  *     this batch: a processor that asked for a shard to be re-read from elsewhere knows the batches
  *     read before that took effect by their lower count
- * @param ends per shard, where the input continues after this batch when that is past its last record:
- *     an in-process hand-off covers the source records the stages before it consumed without output
+ * @param spans per shard, the source positions an in-process hand-off covers (the stages before it may
+ *     have consumed some without output); its records' positions are then not source positions
  * @param carried per shard, what the stages before this one in the same process made of the batch's
  *     input besides its records (dead letters), for the last stage to publish exactly once with its own
  */
 public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard, InputCommit commit, Map<Integer, Long> seeks,
-    Map<Integer, Long> ends, Map<Integer, List<BusMessage>> carried) implements Iterable<InputRecord> {
+    Map<Integer, Span> spans, Map<Integer, List<BusMessage>> carried) implements Iterable<InputRecord> {
+
+  /** Source positions from {@code start} to before {@code end}. */
+  public record Span(long start, long end) {
+  }
 
   public InputBatch {
     byShard = Collections.unmodifiableMap(new LinkedHashMap<>(byShard));
     seeks = Map.copyOf(seeks);
-    ends = Map.copyOf(ends);
+    spans = Map.copyOf(spans);
     carried = Map.copyOf(carried);
   }
 
@@ -59,11 +63,26 @@ public record InputBatch(String source, Map<Integer, List<InputRecord>> byShard,
     return byShard.getOrDefault(shard, List.of());
   }
 
-  /** Where the shard's input continues after this batch: past its last record, or further ({@code ends}); -1 for none. */
+  /** Whether the shard's part is an in-process hand-off: its extent is its span, not its records' positions. */
+  public boolean spanned(int shard) {
+    return spans.containsKey(shard);
+  }
+
+  /** Where the shard's part starts: its span's start, or its first record's position; -1 for none. */
+  public long start(int shard) {
+    Span span = spans.get(shard);
+    if (span != null) {
+      return span.start();
+    }
+    List<InputRecord> list = records(shard);
+    return list.isEmpty() ? -1 : list.get(0).position();
+  }
+
+  /** Where the shard's input continues after this batch: its span's end, or past its last record; -1 for none. */
   public long end(int shard) {
-    Long end = ends.get(shard);
-    if (end != null) {
-      return end;
+    Span span = spans.get(shard);
+    if (span != null) {
+      return span.end();
     }
     List<InputRecord> list = records(shard);
     return list.isEmpty() ? -1 : list.get(list.size() - 1).position() + 1;

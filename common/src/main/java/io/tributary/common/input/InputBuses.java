@@ -30,7 +30,7 @@ public final class InputBuses {
       InputBus.Processor processor, InputBus.Rebalance rebalance, InputBus.Commit commit) {
     Fusion fusion = service.fusion();
     if (fusion.inMemory(bus)) {
-      return fusion.readBy(bus, processor, rebalance, commit);
+      return fusion.readBy(bus, context, processor, rebalance, commit);
     }
     if (fusion.isFused() && bus.equals(fusion.source()) && stage.equals(fusion.headStage())) {
       ChainHead head = fusion.head(processor);

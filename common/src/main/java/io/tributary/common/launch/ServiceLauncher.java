@@ -37,6 +37,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,7 +73,7 @@ public final class ServiceLauncher {
 
   /** The entry point of each service's Main. Exits 2 on a bad config or pipeline file, 1 if it cannot start. */
   public static void main(Stage stage, String[] args) {
-    main(stage.name(), args, (config, pipeline) -> start(stage, config, pipeline));
+    main(stage.name(), args, (config, pipeline) -> () -> start(stage, config, pipeline));
   }
 
   /**
@@ -80,14 +81,18 @@ public final class ServiceLauncher {
    * the buses between them in memory ({@link Fusion}). Exits 2 when the pipeline has no fused shape.
    */
   public static void mainFused(List<Stage> chain, String[] args) {
-    main("fused", args, (config, pipeline) -> startFused(chain, config, pipeline, Fusion.of(pipeline)));
+    main("fused", args, (config, pipeline) -> {
+      Fusion fusion = Fusion.of(pipeline);
+      return () -> startFused(chain, config, pipeline, fusion);
+    });
   }
 
-  private static void main(String name, String[] args, BiFunction<ServiceConfig, Pipeline, Future<Running>> starter) {
+  /** {@code starter} checks the config and pipeline (refusals exit 2) and gives what starts the service. */
+  private static void main(String name, String[] args, BiFunction<ServiceConfig, Pipeline, Supplier<Future<Running>>> starter) {
     System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
     // Hazelcast logs before it reads its configuration: through SLF4J from the first line, so JSON logs stay JSON.
     System.setProperty("hazelcast.logging.type", "slf4j");
-    Future<Running> started;
+    Supplier<Future<Running>> start;
     try {
       Arguments arguments = Arguments.parse(args, System::getenv);
       ServiceConfig config = ServiceConfig.load(name, arguments.config());
@@ -96,14 +101,14 @@ public final class ServiceLauncher {
       if (!LogFields.FORMATS.contains(logFormat)) {
         throw new ServiceConfig.ConfigException("TRIBUTARY_LOG_FORMAT must be one of " + LogFields.FORMATS + ", got '" + logFormat + "'");
       }
-      started = starter.apply(config, PipelineParser.parse(arguments.pipeline()));
+      start = starter.apply(config, PipelineParser.parse(arguments.pipeline()));
     } catch (PipelineException | ServiceConfig.ConfigException | IllegalArgumentException e) {
       System.err.println("tributary " + name + "-service: " + e.getMessage());
       LOG.error("cannot start {}: {}", name, e.getMessage().replace("\n", " "));
       System.exit(2);
       return;
     }
-    started
+    start.get()
         .onSuccess(running -> Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(running), "tributary-shutdown")))
         .onFailure(e -> {
           LOG.error("{} service did not start: {}", name, e.toString(), e);
