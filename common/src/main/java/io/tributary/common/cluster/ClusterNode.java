@@ -127,7 +127,7 @@ public final class ClusterNode {
       return Future.failedFuture("the " + String.join("+", new TreeSet<>(stages)) + " stage does not answer '" + action + "' (yet)");
     }
     boolean addressed = pipeline.equals(request.getString("pipeline"))
-        && (stages.contains(request.getString("stage")) || nodeId().equals(request.getString("member")));
+        && (runs(request.getString("stage")) || nodeId().equals(request.getString("member")));
     if (addressed) {
       reply.put("changed", "pause".equals(action) ? control.pause() : control.resume());
       reply.put("state", control.isPaused() ? "paused" : "running");
@@ -135,6 +135,11 @@ public final class ClusterNode {
       reply.put("skipped", "other stage or pipeline");
     }
     return Future.succeededFuture(reply);
+  }
+
+  /** Whether this member runs {@code stage}; a request addressed to a member names no stage. */
+  private boolean runs(String stage) {
+    return stage != null && stages.contains(stage);
   }
 
   /** Leaves the control cluster. */
@@ -189,7 +194,7 @@ public final class ClusterNode {
    * reachable member the last listing found (listing the cluster again when it knows none).
    */
   public Future<JsonObject> askStage(String targetStage, JsonObject request) {
-    if (stages.contains(targetStage)) {
+    if (runs(targetStage)) {
       return handle(request);
     }
     if (vertx == null) {
