@@ -84,15 +84,9 @@ public final class InProcessBus implements InputBus {
     if (target == null || target == caller) {
       return next.process(batch);
     }
-    Promise<Map<Integer, Long>> answer = Promise.promise();
-    target.runOnContext(v -> next.process(batch).onComplete(result -> {
-      if (caller == null) {
-        answer.handle(result);
-      } else {
-        caller.runOnContext(w -> answer.handle(result));
-      }
-    }));
-    return answer.future();
+    Promise<Map<Integer, Long>> processed = Promise.promise();
+    target.runOnContext(v -> next.process(batch).onComplete(processed));
+    return caller == null ? processed.future() : onCallersContext(processed.future(), caller);
   }
 
   @Override
@@ -111,11 +105,23 @@ public final class InProcessBus implements InputBus {
 
   @Override
   public Future<InputCommit> commitOf(Map<Integer, Long> positions) {
-    return fusion.head().commitOf(positions);
+    return onCallersContext(fusion.head().commitOf(positions));
   }
 
+  /** The head's answer comes on the head stage's context; the caller (aggregate's relay) keeps its state on its own. */
   @Override
   public Future<Map<Integer, Long>> committed(Collection<Integer> shards) {
-    return fusion.head().committed(shards);
+    return onCallersContext(fusion.head().committed(shards));
+  }
+
+  private static <T> Future<T> onCallersContext(Future<T> answer) {
+    Context caller = Vertx.currentContext();
+    return caller == null ? answer : onCallersContext(answer, caller);
+  }
+
+  private static <T> Future<T> onCallersContext(Future<T> answer, Context caller) {
+    Promise<T> promise = Promise.promise();
+    answer.onComplete(result -> caller.runOnContext(v -> promise.handle(result)));
+    return promise.future();
   }
 }
