@@ -199,6 +199,9 @@ public final class KafkaBroker implements AutoCloseable {
     command.add("-Xmx1g");
     command.add("-XX:+UseG1GC");
     command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+    // The transaction coordinator's loads and marker decisions, to trace a transaction left open.
+    command.add("-Dorg.slf4j.simpleLogger.log.kafka.coordinator.transaction=info");
+    command.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
     command.add("-cp");
     command.add(brokerClasspath());
     command.addAll(mainAndArgs);
@@ -206,7 +209,8 @@ public final class KafkaBroker implements AutoCloseable {
     if (inheritOutput) {
       builder.inheritIO();
     } else {
-      builder.redirectOutput(output.toFile());
+      // Appended, so that a killed broker's last words outlive its restart.
+      builder.redirectOutput(ProcessBuilder.Redirect.appendTo(output.toFile()));
     }
     return builder.start();
   }

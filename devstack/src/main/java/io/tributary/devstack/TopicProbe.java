@@ -9,10 +9,15 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.function.Predicate;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -95,6 +100,42 @@ public final class TopicProbe {
         producer.send(record);
       }
       producer.flush();
+    }
+  }
+
+  /**
+   * What a failed read needs to be explained: each partition's log end and last stable offset (what
+   * a {@code read_committed} reader can reach), the transactions open on it, and the transactions
+   * the coordinator knows of.
+   */
+  public static String describe(String bootstrap, String topic) {
+    Properties props = new Properties();
+    props.put("bootstrap.servers", bootstrap);
+    props.put("request.timeout.ms", "10000");
+    props.put("default.api.timeout.ms", "20000");
+    try (Admin admin = Admin.create(props)) {
+      List<TopicPartition> partitions = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().stream()
+          .map(p -> new TopicPartition(topic, p.partition())).toList();
+      Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+      partitions.forEach(tp -> latest.put(tp, OffsetSpec.latest()));
+      var end = admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED)).all().get();
+      var stable = admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all().get();
+      var producers = admin.describeProducers(partitions).all().get();
+      StringBuilder out = new StringBuilder(topic).append(':');
+      for (TopicPartition tp : partitions) {
+        out.append("\n  ").append(tp.partition()).append(": end ").append(end.get(tp).offset())
+            .append(", stable ").append(stable.get(tp).offset());
+        producers.get(tp).activeProducers().stream().filter(p -> p.currentTransactionStartOffset().isPresent())
+            .forEach(p -> out.append(", open transaction of producer ").append(p.producerId()).append(" epoch ")
+                .append(p.producerEpoch()).append(" from offset ").append(p.currentTransactionStartOffset().getAsLong()));
+      }
+      List<String> ids = admin.listTransactions().all().get().stream().map(TransactionListing::transactionalId).toList();
+      admin.describeTransactions(ids).all().get().forEach((id, d) -> out.append("\n  transaction ").append(id)
+          .append(": ").append(d.state()).append(", producer ").append(d.producerId()).append(" epoch ").append(d.producerEpoch())
+          .append(", partitions ").append(d.topicPartitions()));
+      return out.toString();
+    } catch (Exception e) {
+      return topic + ": cannot describe (" + e + ")";
     }
   }
 }
