@@ -240,7 +240,11 @@ class IngestIT {
     boolean killed = false;
     while (statuses.stream().noneMatch(s -> s == 503) && batch < 2000) {
       if (!killed && System.nanoTime() > killAt) {
-        stack.kafka().kill();
+        // Stopped, not SIGKILLed: a single KRaft node killed while a commit is prepared restarts with
+        // its partitions briefly leaderless, and Kafka 4.3's coordinator then completes the commit
+        // without writing its markers ("Couldn't find leader endpoint ... likely deleted already"), a
+        // hanging transaction no read_committed reader passes (docs/operations.md, "Guarantees").
+        stack.kafka().stop();
         killed = true;
       }
       int b = batch++;
@@ -262,19 +266,12 @@ class IngestIT {
     assertThat(sawRetryAfter).isTrue();
     assertThat(acknowledged).isNotEmpty();
     Harness.await("ready after Kafka is back", Duration.ofSeconds(120), () -> status("/health/ready") == 200);
-    // A 202 follows the coordinator's prepared commit; the restarted broker writes the commit markers
-    // (what read_committed readers wait for) once it has reloaded its transaction log, which takes
-    // longer than a minute on a loaded 2-core machine.
-    Map<String, TopicProbe.Message> onTopic = ingested(acknowledged, Duration.ofSeconds(180));
-    assertThat(onTopic.keySet()).containsAll(acknowledged);
+    Map<String, TopicProbe.Message> onTopic = ingested(acknowledged);
+    assertThat(onTopic.keySet()).as(() -> TopicProbe.describe(kafka, "ingest-it.ingested")).containsAll(acknowledged);
   }
 
   private static Map<String, TopicProbe.Message> ingested(Set<String> ids) {
-    return ingested(ids, Duration.ofSeconds(60));
-  }
-
-  private static Map<String, TopicProbe.Message> ingested(Set<String> ids, Duration within) {
-    List<TopicProbe.Message> messages = TopicProbe.read(kafka, "ingest-it.ingested", within,
+    List<TopicProbe.Message> messages = TopicProbe.read(kafka, "ingest-it.ingested", Duration.ofSeconds(60),
         list -> list.stream().map(IngestIT::txnId).collect(Collectors.toSet()).containsAll(ids));
     return messages.stream().filter(m -> ids.contains(txnId(m)))
         .collect(Collectors.toMap(IngestIT::txnId, m -> m, (a, b) -> a));
