@@ -52,8 +52,7 @@ public final class IngestVerticle extends VerticleBase {
           service.control().addStatus(() -> new JsonObject().put("counters", service.metrics().counters()));
           EventIntake door = intake;
           if (headOfChain) {
-            chain = InputBuses.create(service, clients, context, service.stage(), fusion.source(), pipeline.consumerGroup("fused"),
-                KafkaSource.intakeOf(intake), new InputBus.Rebalance() { }, InputBus.Commit.WITH_OUTPUTS);
+            chain = InputBuses.chainHead(service, clients, context, KafkaSource.intakeOf(intake));
             chain.start();
             door = EventIntake.door(pipeline, fusion.source(), clients.buses(), service.metrics());
           } else {

@@ -58,12 +58,12 @@ public final class ChainHead implements InputBus.Processor, InputBus.Rebalance {
         continue;
       }
       long owned = generation.getOrDefault(shard, 0L);
-      Handoff handoff = new Handoff(batch.source(), shard, seekCount, records.get(0).position(),
-          records.get(records.size() - 1).position() + 1);
+      Handoff handoff = new Handoff(batch.source(), shard, seekCount,
+          new InputBatch.Span(records.get(0).position(), records.get(records.size() - 1).position() + 1));
       InputBatch part = new InputBatch(batch.source(), Map.of(shard, records), handoff, Map.of(shard, seekCount));
       shards.add(first.process(part).map(requested -> {
-        handoff.requestSeeks(requested);
-        Long seek = handoff.seeks().get(shard);
+        handoff.answered(requested);
+        Long seek = handoff.seek();
         if (owned != generation.getOrDefault(shard, 0L)) {
           return null;
         }
@@ -74,7 +74,7 @@ public final class ChainHead implements InputBus.Processor, InputBus.Rebalance {
           seeks.put(shard, seek);
         } else if (seekCount >= freshFrom.getOrDefault(shard, 0L)) {
           // Not when a re-read was asked for meanwhile: the last stage skipped this batch.
-          handledUpTo.merge(shard, handoff.end(), Math::max);
+          handledUpTo.merge(shard, handoff.span().end(), Math::max);
         }
         return null;
       }));

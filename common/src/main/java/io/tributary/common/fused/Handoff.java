@@ -1,9 +1,9 @@
 package io.tributary.common.fused;
 
 import io.tributary.common.bus.BusMessage;
+import io.tributary.common.input.InputBatch;
 import io.tributary.common.input.InputCommit;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -18,21 +18,19 @@ public final class Handoff implements InputCommit {
   private final String source;
   private final int shard;
   private final long seekCount;
-  private final long first;
-  private final long end;
+  private final InputBatch.Span span;
   private final List<BusMessage> carried = new ArrayList<>();
-  private final Map<Integer, Long> seeks = new HashMap<>();
+  private Long seek;
 
   /**
-   * @param first the position of the first source record handed on
-   * @param end the position after the last source record of the batch
+   * @param span from the position of the first source record handed on to the position after the
+   *     last source record of the batch
    */
-  public Handoff(String source, int shard, long seekCount, long first, long end) {
+  public Handoff(String source, int shard, long seekCount, InputBatch.Span span) {
     this.source = source;
     this.shard = shard;
     this.seekCount = seekCount;
-    this.first = first;
-    this.end = end;
+    this.span = span;
   }
 
   public String source() {
@@ -47,12 +45,9 @@ public final class Handoff implements InputCommit {
     return seekCount;
   }
 
-  public long first() {
-    return first;
-  }
-
-  public long end() {
-    return end;
+  /** The source positions this hand-off covers, whatever each stage drops or dead-letters of it. */
+  public InputBatch.Span span() {
+    return span;
   }
 
   void carry(BusMessage message) {
@@ -63,12 +58,16 @@ public final class Handoff implements InputCommit {
     return List.copyOf(carried);
   }
 
-  void requestSeeks(Map<Integer, Long> requested) {
-    seeks.putAll(requested);
+  /** Takes a stage's answer: where it asked for this shard to be re-read from, if it did. */
+  void answered(Map<Integer, Long> seeks) {
+    Long requested = seeks.get(shard);
+    if (requested != null) {
+      seek = requested;
+    }
   }
 
-  /** Where the last stage asked for shards to be re-read from. */
-  Map<Integer, Long> seeks() {
-    return seeks;
+  /** Where the last stage asked for the shard to be re-read from; null if it handled the hand-off. */
+  Long seek() {
+    return seek;
   }
 }

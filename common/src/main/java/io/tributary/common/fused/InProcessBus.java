@@ -55,20 +55,21 @@ public final class InProcessBus implements InputBus {
       return Future.failedFuture(new IllegalStateException("no stage reads the in-process bus " + bus + " yet"));
     }
     List<InputRecord> records = new ArrayList<>(messages.size());
-    long position = handoff.first();
+    InputBatch.Span span = handoff.span();
+    long position = span.start();
     for (BusMessage message : messages) {
       if (message.bus().equals(bus)) {
         records.add(new InputRecord(message.key(), message.value(), message.headers(), message.timestamp(), handoff.shard(),
-            Math.min(position++, handoff.end() - 1)));
+            Math.min(position++, span.end() - 1)));
       } else {
         handoff.carry(message);
       }
     }
     int shard = handoff.shard();
     InputBatch batch = new InputBatch(handoff.source(), Map.of(shard, records), handoff, Map.of(shard, handoff.seekCount()),
-        Map.of(shard, new InputBatch.Span(handoff.first(), handoff.end())), Map.of(shard, handoff.carried()));
+        Map.of(shard, span), Map.of(shard, handoff.carried()));
     return onDownstreamContext(next, batch).map(seeks -> {
-      handoff.requestSeeks(seeks);
+      handoff.answered(seeks);
       return null;
     });
   }

@@ -22,9 +22,8 @@ public final class InputBuses {
   /**
    * The input of {@code stage}, read by the consumer group {@code group}: a Kafka topic, or a RabbitMQ
    * {@link SuperStream} whose shards the group assigns through its positions topic. In a fused process
-   * ({@link Fusion}) a bus kept in memory is read from the stage before; the chain's source is read in
-   * the pipeline's fused group, its positions kept by the last stage, each shard's batch handed down
-   * the chain from {@code processor}.
+   * ({@link Fusion}) a bus kept in memory is read from the stage before, and the chain's source as
+   * {@link #chainHead} reads it.
    */
   public static InputBus create(ServiceContext service, StageClients clients, Context context, String stage, BusRef bus, String group,
       InputBus.Processor processor, InputBus.Rebalance rebalance, InputBus.Commit commit) {
@@ -33,13 +32,22 @@ public final class InputBuses {
       return fusion.readBy(bus, context, processor, rebalance, commit);
     }
     if (fusion.isFused() && bus.equals(fusion.source()) && stage.equals(fusion.headStage())) {
-      ChainHead head = fusion.head(processor);
-      InputBus input = adapter(service, clients, context, stage, bus, service.pipeline().consumerGroup("fused"), head, head,
-          InputBus.Commit.BY_STAGE);
-      fusion.headReads(input);
-      return input;
+      return chainHead(service, clients, context, processor);
     }
     return adapter(service, clients, context, stage, bus, group, processor, rebalance, commit);
+  }
+
+  /**
+   * The input of a fused chain, read by the head stage: the chain's source in the pipeline's fused
+   * group, whose positions the last stage keeps and commits, each shard's batch handed to {@code first}.
+   */
+  public static InputBus chainHead(ServiceContext service, StageClients clients, Context context, InputBus.Processor first) {
+    Fusion fusion = service.fusion();
+    ChainHead head = fusion.head(first);
+    InputBus input = adapter(service, clients, context, fusion.headStage(), fusion.source(), service.pipeline().consumerGroup("fused"),
+        head, head, InputBus.Commit.BY_STAGE);
+    fusion.headReads(input);
+    return input;
   }
 
   private static InputBus adapter(ServiceContext service, StageClients clients, Context context, String stage, BusRef bus, String group,
