@@ -236,16 +236,16 @@ class IngestIT {
     List<Integer> statuses = new ArrayList<>();
     AtomicBoolean sawRetryAfter = new AtomicBoolean();
     int batch = 0;
-    long killAt = System.nanoTime() + Duration.ofMillis(1500).toNanos();
-    boolean killed = false;
+    long stopAt = System.nanoTime() + Duration.ofMillis(1500).toNanos();
+    boolean stopped = false;
     while (statuses.stream().noneMatch(s -> s == 503) && batch < 2000) {
-      if (!killed && System.nanoTime() > killAt) {
+      if (!stopped && System.nanoTime() > stopAt) {
         // Stopped, not SIGKILLed: a single KRaft node killed while a commit is prepared restarts with
         // its partitions briefly leaderless, and Kafka 4.3's coordinator then completes the commit
         // without writing its markers ("Couldn't find leader endpoint ... likely deleted already"), a
         // hanging transaction no read_committed reader passes (docs/operations.md, "Guarantees").
         stack.kafka().stop();
-        killed = true;
+        stopped = true;
       }
       int b = batch++;
       List<String> ids = IntStream.range(0, 50).mapToObj(i -> "out-" + b + "-" + i).toList();
@@ -261,7 +261,7 @@ class IngestIT {
       }
     }
     stack.kafka().start();
-    assertThat(killed).isTrue();
+    assertThat(stopped).isTrue();
     assertThat(statuses).contains(503);
     assertThat(sawRetryAfter).isTrue();
     assertThat(acknowledged).isNotEmpty();

@@ -79,7 +79,7 @@ public final class ChainHead implements InputBus.Processor, InputBus.Rebalance {
         return null;
       }));
     }
-    return Future.join(shards).map(done -> (Map<Integer, Long>) seeks);
+    return Future.join(shards).map(done -> seeks);
   }
 
   @Override
