@@ -385,6 +385,19 @@ class BadInputIT {
     sequences.forEach((what, sequence) -> add(tests, "UTF-8: " + what + " inside card_id → only that NDJSON line rejected, naming UTF-8", () ->
         rejectedAmongGood(concat(bytes("{\"txn_id\":" + q(id()) + ",\"card_id\":\"BI-" + RUN + "-u"), sequence,
             bytes("\",\"merchant_id\":\"M1\",\"amount\":1}")), "UTF-8")));
+    sequences.forEach((what, sequence) -> add(tests, "UTF-8: " + what + " inside card_id → only that element of a JSON array rejected, naming UTF-8", () ->
+        assertBatch(post(JSON, concat(bytes("[" + good() + ","), malformedCard(sequence), bytes("," + good() + "]"))), 2, 1, "UTF-8")));
+    sequences.forEach((what, sequence) -> add(tests, "UTF-8: " + what + " inside card_id of a single JSON object → 400, naming UTF-8", () ->
+        assertAllRejected(post(JSON, malformedCard(sequence)), 1, "UTF-8")));
+    add(tests, "UTF-8: a JSON array of two events, an overlong '/' in one id and an encoded surrogate in the other → 400, "
+        + "both rejected naming UTF-8, neither counted", () -> {
+      String card = "BI-" + RUN + "-u8array";
+      byte[] body = concat(
+          bytes("[{\"txn_id\":\"u1"), new byte[] {(byte) 0xC0, (byte) 0xAF}, bytes("\",\"card_id\":" + q(card) + ",\"merchant_id\":\"M1\",\"amount\":5},"),
+          bytes("{\"txn_id\":\"u2"), new byte[] {(byte) 0xED, (byte) 0xA0, (byte) 0x80}, bytes("\",\"card_id\":" + q(card) + ",\"merchant_id\":\"M1\",\"amount\":7}]"));
+      assertAllRejected(post(JSON, body), 2, "UTF-8");
+      acceptedAndStored(card, 1.25);
+    });
     add(tests, "UTF-8: lone FF inside a field the schema does not declare → only that NDJSON line rejected, naming UTF-8", () ->
         rejectedAmongGood(concat(bytes("{\"txn_id\":" + q(id()) + ",\"card_id\":" + q(BAD) + ",\"merchant_id\":\"M1\",\"amount\":1,\"note\":\"a"),
             new byte[] {(byte) 0xFF}, bytes("b\"}")), "UTF-8"));
@@ -543,6 +556,20 @@ class BadInputIT {
     assertThat(Arrays.stream(r.header("Allow").split(",")).map(String::trim).toList()).as("Allow of %s", r).contains(allowed);
   }
 
+  /** A body with no valid event: 400, and each of its {@code count} events rejected in order, with each word in its reason. */
+  private static void assertAllRejected(Reply r, int count, String... words) {
+    assertError(r, 400);
+    JsonArray rejected = json(r).getJsonArray("rejected");
+    assertThat(rejected).as("\"rejected\" of %s", r).isNotNull().hasSize(count);
+    for (int i = 0; i < count; i++) {
+      JsonObject one = rejected.getJsonObject(i);
+      assertThat(one.getValue("index")).as("rejected index of %s", r).isEqualTo(i);
+      for (String word : words) {
+        assertThat(one.getString("error")).as("rejected error of %s", r).containsIgnoringCase(word);
+      }
+    }
+  }
+
   /** A batch with valid events: 202, {@code accepted} of them, and exactly {@code rejectedIndex} rejected, with each word in its reason. */
   private static void assertBatch(Reply r, int accepted, int rejectedIndex, String... words) {
     assertThat(r.status()).as("status of %s", r).isEqualTo(202);
@@ -692,6 +719,11 @@ class BadInputIT {
   private static String bad(String field, String value) {
     return "{\"txn_id\":" + q(id()) + ",\"card_id\":" + q(BAD) + ",\"merchant_id\":\"M1\""
         + (field.equals("amount") ? "" : ",\"amount\":1") + ",\"" + field + "\":" + value + "}";
+  }
+
+  /** An event of this run whose card id holds {@code sequence}. */
+  private static byte[] malformedCard(byte[] sequence) {
+    return concat(bytes("{\"txn_id\":" + q(id()) + ",\"card_id\":\"BI-" + RUN + "-u"), sequence, bytes("\",\"merchant_id\":\"M1\",\"amount\":1}"));
   }
 
   private static byte[] bytes(String text) {
