@@ -9,6 +9,12 @@
 #                                    (fused: `add fused`, one more fused process on the next three free ports)
 #   deploy/local/run.sh stop         stop every service instance and the broker (the servers keep running)
 #   deploy/local/run.sh status       show what runs
+#   deploy/local/run.sh reset        stop the pipeline's services and remove what Tributary keeps for
+#                                    it: its topics and consumer groups on the local broker, its
+#                                    aggregation state and histories in Redis and SQL (reference data
+#                                    stays); the next start is a first start. Needed before running
+#                                    the pipeline in the other shape (services or fused) or on the
+#                                    other store
 #
 # Environment: PIPELINE (default examples/payments.yaml; the demo reference data is loaded for that
 # pipeline only, or with DEMO_DATA=1 for a variant of it), STACK (a name for a second pipeline's
@@ -68,8 +74,8 @@ MODE=${1:-start}
 case "$MODE" in
   stop) stop_all; exit 0 ;;
   status) status; exit 0 ;;
-  start|add) ;;
-  *) echo "usage: $0 [start|add SERVICE|stop|status]" >&2; exit 64 ;;
+  start|add|reset) ;;
+  *) echo "usage: $0 [start|add SERVICE|stop|status|reset]" >&2; exit 64 ;;
 esac
 
 if [ -z "${TRIBUTARY_CONTROL_TOKEN:-}" ]; then
@@ -141,19 +147,39 @@ else
   echo "not root: assuming Redis, MariaDB and RabbitMQ already run (sudo bash deploy/local/services.sh starts them)"
 fi
 
+build() {
+  echo "building (mvn -q -DskipTests install; output in .local/build.log)..."
+  # Maven prints terminal reset codes even when quiet: its output goes to the log, shown on failure.
+  mvn -q -B -ntp -DskipTests install > "$STATE/build.log" 2>&1 || { sed 's/\x1b\[[0-9;]*m//g' "$STATE/build.log" >&2; exit 1; }
+}
+
 if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f aggregate-service/target/aggregate-service.jar ]; then
-  echo "building (mvn -q -DskipTests install)..."
-  mvn -q -B -ntp -DskipTests install
+  build
 fi
 
-if pid_alive "$STATE/kafka.pid"; then
-  echo "kafka: already running on 127.0.0.1:$KAFKA_PORT"
-else
+start_kafka() {
+  if pid_alive "$STATE/kafka.pid"; then
+    echo "kafka: already running on 127.0.0.1:$KAFKA_PORT"
+    return
+  fi
   KAFKA_PORT=$KAFKA_PORT KAFKA_DATA_DIR="$STATE/kafka" nohup java -cp devstack/target/devstack.jar:devstack/broker/target/devstack-broker.jar \
     io.tributary.devstack.KafkaBrokerMain > "$STATE/kafka.log" 2>&1 &
   echo $! > "$STATE/kafka.pid"
   wait_port 127.0.0.1 "$KAFKA_PORT" 90 "kafka" "$STATE/kafka.pid" || { tail -20 "$STATE/kafka.log"; exit 1; }
   echo "kafka: started on 127.0.0.1:$KAFKA_PORT (log .local/kafka.log)"
+}
+start_kafka
+
+if [ "$MODE" = reset ]; then
+  # Only this stack's services: another pipeline's (STACK=...) keep running on the broker.
+  for pidfile in "$STATE"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    name=$(basename "$pidfile" .pid)
+    if [[ $name =~ ^${PREFIX}(ingest|enrich|aggregate|fused)(-[0-9]+)?$ ]]; then stop_one "$name"; fi
+  done
+  java -cp aggregate-service/target/aggregate-service.jar io.tributary.reset.Main --pipeline "$PIPELINE"
+  echo "start it again with: deploy/local/run.sh (TRIBUTARY_MODE=fused for one fused process)"
+  exit 0
 fi
 
 if [ "$DEPLOY_MODE" = fused ]; then

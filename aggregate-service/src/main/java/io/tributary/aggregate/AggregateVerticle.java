@@ -5,6 +5,7 @@ import io.tributary.common.StageClients;
 import io.tributary.common.bus.BusMessage;
 import io.tributary.common.console.Console;
 import io.tributary.common.http.ServiceHttpServer;
+import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.input.InputBus;
 import io.tributary.common.input.InputBuses;
 import io.tributary.common.pipeline.BusRef;
@@ -12,6 +13,7 @@ import io.tributary.common.pipeline.Pipeline;
 import io.tributary.common.state.StateStore;
 import io.tributary.common.state.StateStores;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -55,7 +57,7 @@ public final class AggregateVerticle extends VerticleBase {
           clients = created;
           service.readiness().register(clients.topics().check());
           clients.topics().partitions(InputBuses.shardsTopic(service.fusion().shardsOf(input))).onSuccess(n -> partitions = n);
-          initStore(500);
+          Future<Void> storeReady = prepareStore(500);
           OutboxCodec codec = new OutboxCodec(pipeline.aggregations(), pipeline.buses().deadLetter());
           UpdateRecords updates = new UpdateRecords(pipeline, store, () -> partitions);
           relay = new OutboxRelay(vertx,
@@ -67,7 +69,10 @@ public final class AggregateVerticle extends VerticleBase {
           AggregateProcessor processor = new AggregateProcessor(pipeline, store, relay, codec,
               new WindowCache(service.config().getInt("aggregate.cacheWindows")),
               service.config().getInt("aggregate.maxRelayBacklog"), context, service.metrics());
-          consumer = InputBuses.create(service, clients, context, "aggregate", input, group, processor, processor,
+          // Nothing is applied before the store is known to keep this shape's state (or none).
+          InputBus.Processor gated = batch -> storeReady.succeeded() ? processor.process(batch)
+              : storeReady.compose(v -> processor.process(batch));
+          consumer = InputBuses.create(service, clients, context, "aggregate", input, group, gated, processor,
               InputBus.Commit.BY_STAGE);
           service.control().addStatus(() -> new JsonObject()
               .put("assignedPartitions", consumer.assignedShards())
@@ -88,12 +93,44 @@ public final class AggregateVerticle extends VerticleBase {
     return consumer.commitOf(relayed).compose(commit -> clients.buses().publish(records, commit));
   }
 
-  /** Prepares the store (the Redis function, the SQL tables); the store may be down at start, so this retries until it succeeds. */
-  private void initStore(long backoffMs) {
-    store.init().onFailure(e -> {
-      LOG.warn("cannot prepare the state store yet ({}); retrying in {} ms", e.getMessage(), backoffMs);
-      vertx.setTimer(backoffMs, t -> initStore(Math.min(backoffMs * 2, 10_000)));
+  /**
+   * Prepares the store (the Redis function, the SQL tables) and claims its state for this process's
+   * shape. The store may be down at start, so this retries until it succeeds; a store that keeps the
+   * state of the other shape stops the process instead (exit 2), before any batch is applied.
+   */
+  private Future<Void> prepareStore(long firstBackoffMs) {
+    String shape = service.fusion().isFused() ? "fused" : "services";
+    Promise<Void> ready = Promise.promise();
+    prepareStore(shape, firstBackoffMs, ready);
+    return ready.future();
+  }
+
+  private void prepareStore(String shape, long backoffMs, Promise<Void> ready) {
+    store.init().compose(v -> store.claimShape(shape)).onComplete(ar -> {
+      if (ar.succeeded() && ar.result().equals(shape)) {
+        ready.complete();
+      } else if (ar.succeeded()) {
+        ServiceLauncher.refuse(shapeConflict(service.pipeline().name(), ar.result(), shape));
+      } else {
+        LOG.warn("cannot prepare the state store yet ({}); retrying in {} ms", ar.cause().getMessage(), backoffMs);
+        vertx.setTimer(backoffMs, t -> prepareStore(shape, Math.min(backoffMs * 2, 10_000), ready));
+      }
     });
+  }
+
+  static String shapeConflict(String pipeline, String recorded, String wanted) {
+    return "pipeline '" + pipeline + "' keeps its state " + describe(recorded) + " (recorded in its store), and this process runs it "
+        + describe(wanted) + ": the two store positions of different logs, so their state must not mix. Run it " + describe(recorded)
+        + " again, give the pipeline a new name, or remove its state first: on the local stack `deploy/local/run.sh reset`, "
+        + "elsewhere the reset tool (docs/operations.md, \"Starting over\")";
+  }
+
+  private static String describe(String shape) {
+    return switch (shape) {
+      case "services" -> "as three services";
+      case "fused" -> "as fused processes";
+      default -> "in the shape '" + shape + "'";
+    };
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.tributary.enrich;
 
+import io.tributary.common.redis.RedisClients;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.redis.client.Command;
@@ -39,6 +40,11 @@ public final class RedisHistoryStore implements HistoryStore {
   @Override
   public Future<Void> init() {
     return redis.send(Request.cmd(Command.FUNCTION).arg("LOAD").arg("REPLACE").arg(FUNCTION)).mapEmpty();
+  }
+
+  /** Unlinks every key of the pipeline's histories (starting over); answers how many. */
+  static Future<Long> remove(Redis redis, String pipeline) {
+    return RedisClients.unlinkMatching(redis, "tributary:" + pipeline + ":hist:*");
   }
 
   private String base(HistoryPlan plan, int shard) {

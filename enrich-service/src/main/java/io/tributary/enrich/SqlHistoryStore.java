@@ -67,6 +67,16 @@ final class SqlHistoryStore implements HistoryStore {
     });
   }
 
+  /** Drops the table of each of the pipeline's histories and their shard locks (starting over). */
+  static Future<List<String>> remove(SqlPool sql, String dialect, String pipeline, List<History> histories) {
+    List<String> tables = histories.stream().map(h -> SqlSchema.tableName("tributary_h", pipeline, h.name())).toList();
+    Map<String, Map.Entry<String, Tuple>> rows = new LinkedHashMap<>();
+    if (!tables.isEmpty()) {
+      rows.put(LOCKS, Map.entry("history_table IN (" + SqlSchema.list(tables.size()) + ")", Tuple.wrap(new ArrayList<Object>(tables))));
+    }
+    return new SqlSchema(sql, dialect).remove(tables, List.of(), rows);
+  }
+
   @Override
   public Future<Void> init() {
     return Future.succeededFuture();

@@ -116,6 +116,18 @@ public final class ServiceLauncher {
         });
   }
 
+  /**
+   * Stops a running service that found it must not go on (a store holding another shape's state):
+   * the reason on standard error and in the log, and exit 2, as for a bad pipeline file. The exit
+   * runs off the event loop, as the shutdown hook needs it to close Vert.x.
+   */
+  public static void refuse(String reason) {
+    System.err.println("tributary: " + reason);
+    LOG.error("refusing to go on: {}", reason);
+    Thread exit = new Thread(() -> System.exit(2), "tributary-refusal");
+    exit.start();
+  }
+
   public static Future<Running> start(Stage stage, ServiceConfig config, Pipeline pipeline) {
     String instanceId = config.get("instance.id").isBlank() ? defaultInstanceId(stage.name()) : config.get("instance.id");
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -270,8 +282,8 @@ public final class ServiceLauncher {
   }
 
   /** {@code --config FILE --pipeline FILE}, or TRIBUTARY_CONFIG / TRIBUTARY_PIPELINE. */
-  record Arguments(Path config, Path pipeline) {
-    static Arguments parse(String[] args, Function<String, String> env) {
+  public record Arguments(Path config, Path pipeline) {
+    public static Arguments parse(String[] args, Function<String, String> env) {
       String config = env.apply("TRIBUTARY_CONFIG");
       String pipeline = env.apply("TRIBUTARY_PIPELINE");
       for (int i = 0; i < args.length; i++) {

@@ -57,6 +57,24 @@ public final class RedisClients {
     return Redis.createClient(vertx, options);
   }
 
+  /**
+   * Unlinks every key matching the SCAN {@code pattern}, a page of keys per round trip; answers how
+   * many. For starting a pipeline over, never on a hot path: SCAN walks the whole key space.
+   */
+  public static Future<Long> unlinkMatching(Redis redis, String pattern) {
+    return unlinkMatching(redis, pattern, "0", 0);
+  }
+
+  private static Future<Long> unlinkMatching(Redis redis, String pattern, String cursor, long unlinked) {
+    return redis.send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000)).compose(page -> {
+      String next = page.get(0).toString();
+      Request unlink = Request.cmd(Command.UNLINK);
+      page.get(1).forEach(key -> unlink.arg(key.toString()));
+      Future<Long> done = page.get(1).size() == 0 ? Future.succeededFuture(0L) : redis.send(unlink).map(r -> r.toLong());
+      return done.compose(n -> "0".equals(next) ? Future.succeededFuture(unlinked + n) : unlinkMatching(redis, pattern, next, unlinked + n));
+    });
+  }
+
   public static DependencyCheck check(Redis redis) {
     return new DependencyCheck() {
       @Override

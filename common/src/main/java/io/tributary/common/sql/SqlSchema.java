@@ -110,6 +110,50 @@ public final class SqlSchema {
     return run("CREATE OR REPLACE VIEW " + quote(view) + " AS " + select, Tuple.tuple()).mapEmpty();
   }
 
+  /**
+   * Removes what a pipeline keeps in these tables and views (starting over): drops those of
+   * {@code tables} and {@code views} that exist, and deletes the pipeline's rows from the shared
+   * {@code rowsOf} tables (table name to its WHERE clause and parameters); a shared table that was
+   * never created is passed over. Answers a line for each thing removed.
+   */
+  public Future<List<String>> remove(List<String> tables, List<String> views, Map<String, Map.Entry<String, Tuple>> rowsOf) {
+    List<String> names = new java.util.ArrayList<>(tables);
+    names.addAll(views);
+    names.addAll(rowsOf.keySet());
+    List<String> removed = new java.util.ArrayList<>();
+    return run("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ("
+        + list(names.size()) + ")", Tuple.wrap(new java.util.ArrayList<Object>(names)))
+        .compose(found -> {
+          Set<String> present = new HashSet<>();
+          found.forEach(row -> present.add(row.getString(0)));
+          Future<Void> chain = Future.succeededFuture();
+          for (String view : views) {
+            if (present.contains(view)) {
+              chain = chain.compose(v -> run("DROP VIEW IF EXISTS " + quote(view), Tuple.tuple())
+                  .map(r -> removed.add("SQL view " + view)).mapEmpty());
+            }
+          }
+          for (String table : tables) {
+            if (present.contains(table)) {
+              chain = chain.compose(v -> run("DROP TABLE IF EXISTS " + quote(table), Tuple.tuple())
+                  .map(r -> removed.add("SQL table " + table)).mapEmpty());
+            }
+          }
+          for (Map.Entry<String, Map.Entry<String, Tuple>> rows : rowsOf.entrySet()) {
+            if (present.contains(rows.getKey())) {
+              chain = chain.compose(v -> run("DELETE FROM " + quote(rows.getKey()) + " WHERE " + rows.getValue().getKey(),
+                  rows.getValue().getValue()).map(r -> {
+                    if (r.rowCount() > 0) {
+                      removed.add(r.rowCount() + " rows of SQL table " + rows.getKey());
+                    }
+                    return null;
+                  }));
+            }
+          }
+          return chain.map(v -> removed);
+        });
+  }
+
   private Future<RowSet<Row>> run(String statement, Tuple params) {
     Pool pool = sql.get();
     return sql.guard(pool, params.size() == 0 ? pool.query(statement).execute() : pool.preparedQuery(statement).execute(params));

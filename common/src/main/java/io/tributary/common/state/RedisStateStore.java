@@ -2,6 +2,7 @@ package io.tributary.common.state;
 
 import io.tributary.common.pipeline.Aggregation;
 import io.tributary.common.pipeline.Measure;
+import io.tributary.common.redis.RedisClients;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.redis.client.Command;
@@ -54,6 +55,19 @@ public final class RedisStateStore implements StateStore {
   @Override
   public Future<Void> init() {
     return redis.send(Request.cmd(Command.FUNCTION).arg("LOAD").arg("REPLACE").arg(FUNCTION)).mapEmpty();
+  }
+
+  /** Removes every key that keeps {@code pipeline}'s aggregation state, and its shape (starting over); answers how many. */
+  public static Future<Long> remove(Redis redis, String pipeline) {
+    StateKeys keys = new StateKeys(pipeline);
+    return RedisClients.unlinkMatching(redis, keys.all())
+        .compose(n -> redis.send(Request.cmd(Command.UNLINK).arg(keys.shape())).map(r -> n + r.toLong()));
+  }
+
+  @Override
+  public Future<String> claimShape(String shape) {
+    return redis.send(Request.cmd(Command.SET).arg(keys.shape()).arg(shape).arg("NX").arg("GET"))
+        .map(previous -> previous == null ? shape : previous.toString());
   }
 
   @Override

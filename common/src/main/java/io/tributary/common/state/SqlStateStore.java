@@ -50,6 +50,7 @@ public final class SqlStateStore implements StateStore {
   static final String POSITIONS = "tributary_position";
   static final String SEEN = "tributary_seen";
   static final String OUTBOX = "tributary_outbox";
+  static final String SHAPES = "tributary_shape";
 
   private final Vertx vertx;
   private final SqlPool sql;
@@ -179,7 +180,11 @@ public final class SqlStateStore implements StateStore {
     outbox.put("position", "BIGINT NOT NULL");
     outbox.put("payload", "LONGBLOB NOT NULL");
     outbox.put("distinct_counts", "TEXT NOT NULL");
-    Future<Void> chain = schema.ensureTable(POSITIONS, position, List.of("PRIMARY KEY (pipeline, partition_id)"), "pipeline, partition_id")
+    Map<String, String> shape = new LinkedHashMap<>();
+    shape.put("pipeline", "VARCHAR(200) NOT NULL");
+    shape.put("shape", "VARCHAR(20) NOT NULL");
+    Future<Void> chain = schema.ensureTable(SHAPES, shape, List.of("PRIMARY KEY (pipeline)"), "pipeline")
+        .compose(v -> schema.ensureTable(POSITIONS, position, List.of("PRIMARY KEY (pipeline, partition_id)"), "pipeline, partition_id"))
         .compose(v -> schema.ensureTable(SEEN, seen, List.of("PRIMARY KEY (pipeline, partition_id, id_hash)",
             "KEY tributary_seen_bucket (pipeline, partition_id, bucket)"), "pipeline, partition_id"))
         .compose(v -> schema.ensureTable(OUTBOX, outbox, List.of("PRIMARY KEY (pipeline, partition_id, position)"),
@@ -245,6 +250,30 @@ public final class SqlStateStore implements StateStore {
   }
 
   // ---- the batch path ----------------------------------------------------------------------
+
+  /** Removes every table and row that keeps {@code pipeline}'s aggregation state, and its shape (starting over). */
+  public static Future<List<String>> remove(SqlPool sql, String dialect, String pipeline, List<Aggregation> aggregations) {
+    List<String> tables = new ArrayList<>();
+    List<String> views = new ArrayList<>();
+    for (Aggregation a : aggregations) {
+      Table t = new Table(pipeline, a);
+      tables.add(t.name);
+      tables.add(t.distinct);
+      views.add(t.view);
+    }
+    Map<String, Map.Entry<String, Tuple>> rows = new LinkedHashMap<>();
+    for (String shared : List.of(POSITIONS, SEEN, OUTBOX, SHAPES)) {
+      rows.put(shared, Map.entry("pipeline = ?", Tuple.of(pipeline)));
+    }
+    return new SqlSchema(sql, dialect).remove(tables, views, rows);
+  }
+
+  @Override
+  public Future<String> claimShape(String shape) {
+    return exec("INSERT IGNORE INTO " + SHAPES + " (pipeline, shape) VALUES (?, ?)", Tuple.of(pipeline, shape))
+        .compose(v -> exec("SELECT shape FROM " + SHAPES + " WHERE pipeline = ?", Tuple.of(pipeline)))
+        .map(rows -> rows.iterator().next().getString(0));
+  }
 
   @Override
   public Future<Position> position(int partition) {

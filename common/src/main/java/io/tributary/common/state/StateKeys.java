@@ -18,6 +18,16 @@ public final class StateKeys {
     return "tributary:" + pipeline + ":agg:{" + pipeline + "." + partition + "}:";
   }
 
+  /** A SCAN pattern matching every partition key of the pipeline's aggregation state (the shape aside). */
+  public String all() {
+    return "tributary:" + pipeline + ":agg:*";
+  }
+
+  /** String: the deployment shape that keeps this state ({@code services} or {@code fused}). */
+  public String shape() {
+    return "tributary:" + pipeline + ":shape";
+  }
+
   /** Hash: {@code pos} (next offset) and {@code st} (stream time). */
   public String meta(int partition) {
     return base(partition) + "meta";

@@ -20,6 +20,14 @@ public interface StateStore {
   /** Prepares the store (loads the Redis function, creates SQL tables). */
   Future<Void> init();
 
+  /**
+   * Records that {@code shape} (three services, or fused) keeps this pipeline's state, unless a shape
+   * is on record already; answers the shape on record after the call. The positions each shape
+   * stores are of different logs (the enriched topic, or the fused chain's source), so a store must
+   * never serve both.
+   */
+  Future<String> claimShape(String shape);
+
   Future<Position> position(int partition);
 
   /**
