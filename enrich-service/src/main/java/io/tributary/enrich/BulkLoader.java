@@ -41,6 +41,7 @@ final class BulkLoader {
   private final List<ReferenceStore.Entry> batch = new ArrayList<>();
   private final JsonArray errors = new JsonArray();
   private final Promise<Report> done = Promise.promise();
+  private final CsvRecords csvRecords;
   private List<String> header;
   private long line;
   private long pendingRows;
@@ -54,6 +55,7 @@ final class BulkLoader {
     this.store = store;
     this.lookup = lookup;
     this.format = format;
+    this.csvRecords = format == Format.CSV ? new CsvRecords(MAX_LINE_BYTES) : null;
   }
 
   Future<Report> load(ReadStream<Buffer> body) {
@@ -61,6 +63,9 @@ final class BulkLoader {
     parser.exceptionHandler(e -> done.tryFail(new IllegalArgumentException("line " + (line + 1) + ": " + e.getMessage())));
     parser.handler(this::row);
     parser.endHandler(v -> {
+      if (csvRecords != null && !done.future().isComplete()) {
+        csvEnd();
+      }
       ended = true;
       flushIfIdle();
     });
@@ -72,6 +77,17 @@ final class BulkLoader {
     if (done.future().isComplete()) {
       return;
     }
+    if (format == Format.CSV) {
+      csvLine(buffer);
+    } else {
+      ndjsonLine(buffer);
+    }
+    if (pendingRows >= BATCH_ROWS) {
+      flushIfIdle();
+    }
+  }
+
+  private void ndjsonLine(Buffer buffer) {
     String text = buffer.toString(StandardCharsets.UTF_8);
     if (text.endsWith("\r")) {
       text = text.substring(0, text.length() - 1);
@@ -80,19 +96,41 @@ final class BulkLoader {
       return;
     }
     try {
-      Map.Entry<String, Map<String, String>> row = format == Format.CSV ? csv(text) : ndjson(text);
-      if (row == null) {
-        return;
-      }
+      Map.Entry<String, Map<String, String>> row = ndjson(text);
       add(row.getKey(), row.getValue());
-    } catch (IllegalArgumentException | CsvLine.Malformed e) {
-      rejected++;
-      if (errors.size() < MAX_REPORTED_ERRORS) {
-        errors.add(new JsonObject().put("line", line).put("error", e.getMessage()));
-      }
+    } catch (IllegalArgumentException e) {
+      reject(line, e.getMessage());
     }
-    if (pendingRows >= BATCH_ROWS) {
-      flushIfIdle();
+  }
+
+  private void csvLine(Buffer buffer) {
+    CsvRecords.Row row;
+    try {
+      row = csvRecords.line(buffer);
+    } catch (CsvRecords.Malformed e) {
+      reject(e.line(), e.getMessage());
+      return;
+    } catch (CsvRecords.TooLong e) {
+      done.tryFail(new IllegalArgumentException("line " + e.line() + ": " + e.getMessage()));
+      return;
+    }
+    if (row != null) {
+      csv(row);
+    }
+  }
+
+  private void csvEnd() {
+    try {
+      csvRecords.end();
+    } catch (CsvRecords.Malformed e) {
+      reject(e.line(), e.getMessage());
+    }
+  }
+
+  private void reject(long at, String error) {
+    rejected++;
+    if (errors.size() < MAX_REPORTED_ERRORS) {
+      errors.add(new JsonObject().put("line", at).put("error", error));
     }
   }
 
@@ -158,17 +196,14 @@ final class BulkLoader {
     return Map.entry(String.valueOf(key), fields);
   }
 
-  private Map.Entry<String, Map<String, String>> csv(String text) throws CsvLine.Malformed {
-    List<String> cells = CsvLine.split(text);
+  private void csv(CsvRecords.Row row) {
+    List<String> cells = row.cells();
     if (header == null) {
       header = cells;
       if (!header.contains("key") && !header.contains(lookup.by())) {
         done.tryFail(new IllegalArgumentException("the CSV header needs a 'key' (or '" + lookup.by() + "') column, got " + header));
       }
-      return null;
-    }
-    if (cells.size() != header.size()) {
-      throw new IllegalArgumentException("has " + cells.size() + " columns, the header has " + header.size());
+      return;
     }
     int keyColumn = header.contains("key") ? header.indexOf("key") : header.indexOf(lookup.by());
     Map<String, String> fields = new LinkedHashMap<>();
@@ -177,6 +212,10 @@ final class BulkLoader {
         fields.put(header.get(i), cells.get(i));
       }
     }
-    return Map.entry(cells.get(keyColumn), fields);
+    try {
+      add(cells.get(keyColumn), fields);
+    } catch (IllegalArgumentException e) {
+      reject(row.line(), e.getMessage());
+    }
   }
 }

@@ -227,6 +227,17 @@ class EnrichIT {
       assertThat(csvReport.getLong("rejected")).isEqualTo(1);
       assertThat(csvReport.getJsonArray("errors").getJsonObject(0).getLong("line")).isEqualTo(4);
 
+      // A key outside M0..M999999, so the events' merchants keep the names checked below.
+      HttpResponse<String> lineBreak = Harness.send(Harness.authorized(enrich.url("/reference/merchant"))
+          .header("Content-Type", "text/csv")
+          .POST(HttpRequest.BodyPublishers.ofString("key,name,category,country,risk\nMX7,\"Cafe\nde la Gare\",food,FR,low\n")));
+      assertThat(lineBreak.statusCode()).as(lineBreak.body()).isEqualTo(200);
+      assertThat(new JsonObject(lineBreak.body()).getLong("loaded")).as(lineBreak.body()).isEqualTo(1);
+      HttpResponse<String> readBack = Harness.send(Harness.authorized(enrich.url("/reference/merchant/MX7")).GET());
+      assertThat(readBack.statusCode()).as(readBack.body()).isEqualTo(200);
+      assertThat(new JsonObject(readBack.body()).getJsonObject("fields").getMap())
+          .isEqualTo(Map.of("name", "Cafe\nde la Gare", "category", "food", "country", "FR", "risk", "low"));
+
       Random random = new Random(7);
       int events = 20_000;
       Map<String, Integer> merchantOf = new HashMap<>();
