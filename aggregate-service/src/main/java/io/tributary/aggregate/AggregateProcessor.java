@@ -203,7 +203,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
 
   /**
    * One partition's records of a poll, scanned: what the store must be asked before the batch can be
-   * planned. The dead letters start with those the stages before this one in a fused process carried.
+   * planned. Its messages start with what the stages before this one in a fused process carried.
    */
   private static final class Batch {
     final List<InputRecord> records;
@@ -211,7 +211,8 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     final List<EventFacts> facts;
     /** The record each fact was read from, by identity: positions need not be unique in a fused chain's hand-off. */
     final Map<EventFacts, InputRecord> recordOf = new IdentityHashMap<>();
-    final List<BusMessage> dead;
+    /** What the batch sends besides window updates: the carried messages, then this stage's dead letters. */
+    final List<BusMessage> messages;
     final int carried;
     final Map<Long, List<String>> candidates = new HashMap<>();
     final Map<WindowKey, WindowValue> known = new HashMap<>();
@@ -223,7 +224,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
       this.records = records;
       this.source = source;
       this.facts = new ArrayList<>(records.size());
-      this.dead = new ArrayList<>(carried);
+      this.messages = new ArrayList<>(carried);
       this.carried = carried.size();
       this.nextOffset = nextOffset;
       this.now = now;
@@ -266,7 +267,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     for (InputRecord record : records) {
       EventFacts f = facts(record);
       if (f == null) {
-        batch.dead.add(deadLetters.message(record.key(), "not an event: no id, time or JSON body", source, record.value(), batch.now));
+        batch.messages.add(deadLetters.message(record.key(), "not an event: no id, time or JSON body", source, record.value(), batch.now));
         continue;
       }
       batch.facts.add(f);
@@ -303,7 +304,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
       Map<Integer, Long> seeks) {
     batch.known.putAll(stored.windows());
     BatchPlan plan = BatchPlan.of(aggregations, expected, batch.facts, stored.seen(), batch.now, maxAheadMillis);
-    batch.dead.addAll(refused(plan, batch));
+    batch.messages.addAll(refused(plan, batch));
     List<WindowDelta> deltas = plan.deltas();
     List<RelayEntry.Change> changes = new ArrayList<>(deltas.size());
     List<BatchWrite.Window> writes = new ArrayList<>(deltas.size());
@@ -313,7 +314,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
       changes.add(new RelayEntry.Change(delta.key(), after));
       writes.add(new BatchWrite.Window(delta.aggregation(), delta.key(), after, delta.distinct()));
     }
-    RelayEntry entry = new RelayEntry(partition, batch.nextOffset, changes, batch.dead, oldestAccepted(batch.records), List.of());
+    RelayEntry entry = new RelayEntry(partition, batch.nextOffset, changes, batch.messages, oldestAccepted(batch.records), List.of());
     BatchWrite write = new BatchWrite(batch.nextOffset, plan.streamTime(), plan.newIds(), writes, codec.encode(entry),
         relay.relayedUpTo(partition));
     long applyStart = System.nanoTime();
@@ -355,7 +356,7 @@ final class AggregateProcessor implements InputBus.Processor, InputBus.Rebalance
     }
     metrics.out(plan.applied());
     metrics.duplicates(plan.duplicates());
-    metrics.deadLettered(batch.dead.size() - batch.carried);
+    metrics.deadLettered(batch.messages.size() - batch.carried);
     metrics.late(plan.late().size());
     metrics.future(plan.future().size());
     if (write.outboxEntry() != null) {

@@ -16,6 +16,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -50,7 +51,8 @@ public final class AggregateVerticle extends VerticleBase {
     Pipeline pipeline = service.pipeline();
     BusRef input = pipeline.buses().enriched();
     store = StateStores.create(vertx, service.config(), pipeline);
-    List<BusRef> outputs = List.of(pipeline.buses().updates(), pipeline.buses().deadLetter());
+    List<BusRef> outputs = new ArrayList<>(List.of(pipeline.buses().updates(), pipeline.buses().deadLetter()));
+    outputs.addAll(service.fusion().writtenToo());
     String group = pipeline.consumerGroup("aggregate");
     return StageClients.start(vertx, service, List.of(input), outputs)
         .compose(created -> {
@@ -58,7 +60,7 @@ public final class AggregateVerticle extends VerticleBase {
           service.readiness().register(clients.topics().check());
           clients.topics().partitions(InputBuses.shardsTopic(service.fusion().shardsOf(input))).onSuccess(n -> partitions = n);
           Future<Void> storeReady = prepareStore(500);
-          OutboxCodec codec = new OutboxCodec(pipeline.aggregations(), pipeline.buses().deadLetter());
+          OutboxCodec codec = new OutboxCodec(pipeline.aggregations(), pipeline.buses().deadLetter(), outputs);
           UpdateRecords updates = new UpdateRecords(pipeline, store, () -> partitions);
           relay = new OutboxRelay(vertx,
               this::publish,

@@ -20,29 +20,36 @@ import java.util.Map;
 
 /**
  * The outbox entry of a batch as the store keeps it: a compact binary form of its {@link RelayEntry}
- * (format version, accepted time, windows with their packed values, dead letters with key, value and
- * headers). The relay decodes it only after a crash or a rebalance; normally it takes the entry from
- * memory.
+ * (format version, accepted time, windows with their packed values, messages with their bus, key,
+ * value, headers and timestamp). The relay decodes it only after a crash or a rebalance; normally it
+ * takes the entry from memory. Entries of format 1 (dead letters only, without bus or timestamp),
+ * written before a fused process could carry other outputs, are still read.
  */
 final class OutboxCodec {
 
-  private static final int VERSION = 1;
+  private static final int VERSION = 2;
+  private static final int DEAD_LETTERS_ONLY = 1;
 
   private final List<Aggregation> aggregations;
   private final Map<String, Integer> index = new LinkedHashMap<>();
   private final BusRef deadLetterBus;
+  /** By name, not by position in a list: a stored entry must find its bus after the pipeline's outputs changed order. */
+  private final Map<String, BusRef> buses = new LinkedHashMap<>();
 
-  OutboxCodec(List<Aggregation> aggregations, BusRef deadLetterBus) {
+  /** {@code buses}: every bus an entry's messages may go to, the dead-letter bus among them. */
+  OutboxCodec(List<Aggregation> aggregations, BusRef deadLetterBus, List<BusRef> buses) {
     this.aggregations = aggregations;
     this.deadLetterBus = deadLetterBus;
     for (int i = 0; i < aggregations.size(); i++) {
       index.put(aggregations.get(i).name(), i);
     }
+    buses.forEach(b -> this.buses.put(b.toString(), b));
+    this.buses.put(deadLetterBus.toString(), deadLetterBus);
   }
 
   /** The entry's stored form, or null when the batch has nothing to relay. */
   byte[] encode(RelayEntry entry) {
-    if (entry.windows().isEmpty() && entry.deadLetters().isEmpty()) {
+    if (entry.windows().isEmpty() && entry.messages().isEmpty()) {
       return null;
     }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 48 * entry.windows().size());
@@ -57,16 +64,18 @@ final class OutboxCodec {
         writeString(out, change.key().group());
         writeString(out, change.value().pack(aggregations.get(aggregation)));
       }
-      out.writeInt(entry.deadLetters().size());
-      for (BusMessage dead : entry.deadLetters()) {
-        writeString(out, dead.key());
-        out.writeInt(dead.value().length);
-        out.write(dead.value());
-        out.writeShort(dead.headers().size());
-        for (Map.Entry<String, String> header : dead.headers().entrySet()) {
+      out.writeInt(entry.messages().size());
+      for (BusMessage message : entry.messages()) {
+        writeString(out, message.bus().toString());
+        writeString(out, message.key());
+        out.writeInt(message.value().length);
+        out.write(message.value());
+        out.writeShort(message.headers().size());
+        for (Map.Entry<String, String> header : message.headers().entrySet()) {
           writeString(out, header.getKey());
           writeString(out, header.getValue());
         }
+        out.writeLong(message.timestamp());
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -77,9 +86,9 @@ final class OutboxCodec {
   RelayEntry decode(int partition, OutboxEntry stored) {
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(stored.payload()))) {
       int version = in.readByte();
-      if (version != VERSION) {
+      if (version != VERSION && version != DEAD_LETTERS_ONLY) {
         throw new IllegalStateException("outbox entry " + stored.position() + " of partition " + partition
-            + " has format " + version + "; this version reads " + VERSION);
+            + " has format " + version + "; this version reads " + DEAD_LETTERS_ONLY + " and " + VERSION);
       }
       long accepted = in.readLong();
       int windowCount = in.readInt();
@@ -90,9 +99,10 @@ final class OutboxCodec {
         String group = readString(in);
         windows.add(new RelayEntry.Change(new WindowKey(aggregation.name(), start, group), WindowValue.unpack(aggregation, readString(in))));
       }
-      int deadCount = in.readInt();
-      List<BusMessage> dead = new ArrayList<>(deadCount);
-      for (int i = 0; i < deadCount; i++) {
+      int messageCount = in.readInt();
+      List<BusMessage> messages = new ArrayList<>(messageCount);
+      for (int i = 0; i < messageCount; i++) {
+        BusRef bus = version == DEAD_LETTERS_ONLY ? deadLetterBus : bus(readString(in), partition, stored);
         String key = readString(in);
         byte[] value = new byte[in.readInt()];
         in.readFully(value);
@@ -101,12 +111,22 @@ final class OutboxCodec {
         for (int h = 0; h < headerCount; h++) {
           headers.put(readString(in), readString(in));
         }
-        dead.add(new BusMessage(deadLetterBus, key, value, headers));
+        long timestamp = version == DEAD_LETTERS_ONLY ? -1 : in.readLong();
+        messages.add(new BusMessage(bus, key, value, headers, timestamp));
       }
-      return new RelayEntry(partition, stored.position(), windows, dead, accepted, stored.distinct());
+      return new RelayEntry(partition, stored.position(), windows, messages, accepted, stored.distinct());
     } catch (IOException e) {
       throw new UncheckedIOException("outbox entry " + stored.position() + " of partition " + partition + " is damaged", e);
     }
+  }
+
+  private BusRef bus(String name, int partition, OutboxEntry stored) {
+    BusRef bus = buses.get(name);
+    if (bus == null) {
+      throw new IllegalStateException("outbox entry " + stored.position() + " of partition " + partition + " holds records for "
+          + name + ", which the pipeline no longer writes (its buses: " + buses.keySet() + "); name it an output again to relay them");
+    }
+    return bus;
   }
 
   private static void writeString(DataOutputStream out, String value) throws IOException {

@@ -22,7 +22,7 @@ import java.util.Set;
 import java.util.function.IntSupplier;
 
 /**
- * Turns relayed entries into records for the buses: their dead letters, and one update per window
+ * Turns relayed entries into records for the buses: their messages, and one update per window
  * they changed, carrying the window's value over every partition and its version (the event count).
  * A window of the entity key lives in one partition, so the entry's own value is the whole value; a
  * window of any other group has a partial per partition, so its value is read from the store, merged,
@@ -50,7 +50,7 @@ final class UpdateRecords {
     Map<WindowKey, WindowState> latest = new LinkedHashMap<>();
     Map<String, Set<WindowKey>> toMerge = new LinkedHashMap<>();
     Map<WindowKey, Long> accepted = new HashMap<>();
-    List<BusMessage> deadLetters = new ArrayList<>();
+    List<BusMessage> messages = new ArrayList<>();
     for (RelayEntry entry : entries) {
       int distinctAt = 0;
       for (RelayEntry.Change change : entry.windows()) {
@@ -72,17 +72,17 @@ final class UpdateRecords {
           accepted.merge(change.key(), entry.accepted(), Math::min);
         }
       }
-      deadLetters.addAll(entry.deadLetters());
+      messages.addAll(entry.messages());
     }
     List<Future<Map<WindowKey, WindowState>>> reads = new ArrayList<>();
     toMerge.forEach((name, keys) -> reads.add(store.merged(aggregations.get(name), keys, partitions.getAsInt())));
     return Future.all(reads).map(done -> {
-      List<BusMessage> out = new ArrayList<>(latest.size() + deadLetters.size());
+      List<BusMessage> out = new ArrayList<>(latest.size() + messages.size());
       latest.forEach((key, state) -> out.add(update(state, accepted.get(key))));
       for (Future<Map<WindowKey, WindowState>> read : reads) {
         read.result().forEach((key, state) -> out.add(update(state, accepted.get(key))));
       }
-      out.addAll(deadLetters);
+      out.addAll(messages);
       return out;
     });
   }

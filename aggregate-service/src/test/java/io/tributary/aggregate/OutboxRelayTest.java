@@ -55,7 +55,7 @@ class OutboxRelayTest {
         },
         (partition, after) -> Future.succeededFuture(stored.getOrDefault(partition, List.of()).stream()
             .filter(e -> e.position() > after).toList()),
-        entries -> Future.succeededFuture(entries.stream().flatMap(e -> e.deadLetters().stream()).toList()));
+        entries -> Future.succeededFuture(entries.stream().flatMap(e -> e.messages().stream()).toList()));
   }
 
   private static RelayEntry entry(int partition, long position) {

@@ -41,17 +41,20 @@ public final class StageClients {
 
   /**
    * Creates the clients; the Kafka topics among {@code inputs} and {@code outputs} are made to exist.
-   * A bus a fused process keeps in memory needs neither. A stage in the middle of a fused chain hands
+   * A bus a fused process keeps in memory needs neither, unless the pipeline names it an output: the
+   * last stage writes it then. A stage in the middle of a fused chain hands
    * all it makes to the next stage and publishes nothing itself; the last stage commits the chain's
    * source positions to the source's group.
    */
   public static Future<StageClients> start(Vertx vertx, ServiceContext service, List<BusRef> inputs, List<BusRef> outputs) {
     Fusion fusion = service.fusion();
-    InProcessBus next = fusion.output(outputs);
+    List<BusRef> read = inputs;
+    // The bus a stage reads is never the one it hands on to, even when it writes that bus too (the last stage, for an output kept in memory).
+    InProcessBus next = fusion.output(outputs.stream().filter(b -> !read.contains(b)).toList());
     boolean middle = inputs.stream().anyMatch(fusion::inMemory) && next != null;
     // A stage reading the chain reads its source, in effect: the topic whose partitions are its shards.
     inputs = inputs.stream().map(fusion::shardsOf).distinct().toList();
-    outputs = middle ? List.of() : outputs.stream().filter(b -> !fusion.inMemory(b)).toList();
+    outputs = middle ? List.of() : outputs.stream().filter(b -> !fusion.inMemory(b) || fusion.writtenToo().contains(b)).toList();
     Map<String, SuperStream> streams = SuperStream.ofPipeline(service.pipeline(), service.config());
     // A super stream's readers keep their group's positions on a Kafka topic of its own.
     List<String> inputTopics = inputs.stream()

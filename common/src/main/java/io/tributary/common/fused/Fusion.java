@@ -19,16 +19,18 @@ import java.util.Map;
 public final class Fusion {
 
   /** Three services: every bus is a bus. */
-  public static final Fusion NONE = new Fusion(null, List.of());
+  public static final Fusion NONE = new Fusion(null, List.of(), List.of());
 
   private final BusRef source;
   private final Map<BusRef, InProcessBus> hops = new LinkedHashMap<>();
+  private final List<BusRef> writtenToo;
   private volatile InputBus head;
   private volatile InputBus.Rebalance last;
 
-  private Fusion(BusRef source, List<BusRef> inMemory) {
+  private Fusion(BusRef source, List<BusRef> inMemory, List<BusRef> outputs) {
     this.source = source;
-    inMemory.forEach(bus -> hops.put(bus, new InProcessBus(bus, this)));
+    this.writtenToo = inMemory.stream().filter(outputs::contains).toList();
+    inMemory.forEach(bus -> hops.put(bus, new InProcessBus(bus, this, writtenToo.contains(bus))));
   }
 
   /** The fused shape of {@code pipeline}; refused with the reason when it has none. */
@@ -39,13 +41,14 @@ public final class Fusion {
     }
     List<BusRef> kafkaSources = pipeline.sources().stream().filter(BusRef::isKafka).toList();
     if (kafkaSources.isEmpty()) {
-      return new Fusion(pipeline.buses().ingested(), List.of(pipeline.buses().enriched()));
+      return new Fusion(pipeline.buses().ingested(), List.of(pipeline.buses().enriched()), List.copyOf(pipeline.buses().outputs()));
     }
     if (pipeline.sources().size() > 1) {
       throw new IllegalArgumentException("a fused chain reads one source log, and pipeline '" + pipeline.name() + "' names "
           + pipeline.sources() + ": keep one Kafka source, or run it as three services");
     }
-    return new Fusion(kafkaSources.get(0), List.of(pipeline.buses().ingested(), pipeline.buses().enriched()));
+    return new Fusion(kafkaSources.get(0), List.of(pipeline.buses().ingested(), pipeline.buses().enriched()),
+        List.copyOf(pipeline.buses().outputs()));
   }
 
   public boolean isFused() {
@@ -55,6 +58,15 @@ public final class Fusion {
   /** The bus the chain reads (a source topic, or the ingested bus); null for three services. */
   public BusRef source() {
     return source;
+  }
+
+  /**
+   * The buses kept in memory that the pipeline names as outputs: what a stage hands on to them is
+   * carried along the chain as well, and the last stage writes it with its own outputs, in the same
+   * step that stores the source's position, so it is written exactly once, as three services write it.
+   */
+  public List<BusRef> writtenToo() {
+    return writtenToo;
   }
 
   /** Whether the bus is kept in memory between two stages of this process. */

@@ -20,7 +20,8 @@ import java.util.Map;
  * A bus between two stages of a fused chain, in memory: what the upstream stage publishes to it for
  * one {@link Handoff} is the downstream stage's next input batch, processed at once; the publish
  * completes when the downstream stage (and so the rest of the chain) has handled it. Messages for
- * other buses (dead letters) are carried along the chain instead of published. Ownership and committed
+ * other buses (dead letters) are carried along the chain instead of published, and so are copies of
+ * this bus's messages when the pipeline names it an output ({@link Fusion#writtenToo}). Ownership and committed
  * positions are the chain head's: this bus has no group of its own.
  *
  * <p>The batch spans the source batch ({@link InputBatch#span}), so the last stage stores the source's
@@ -32,12 +33,14 @@ public final class InProcessBus implements InputBus {
 
   private final BusRef bus;
   private final Fusion fusion;
+  private final boolean writtenToo;
   private volatile Processor downstream;
   private volatile Context downstreamContext;
 
-  InProcessBus(BusRef bus, Fusion fusion) {
+  InProcessBus(BusRef bus, Fusion fusion, boolean writtenToo) {
     this.bus = bus;
     this.fusion = fusion;
+    this.writtenToo = writtenToo;
   }
 
   void readBy(Context context, Processor processor) {
@@ -61,6 +64,9 @@ public final class InProcessBus implements InputBus {
       if (message.bus().equals(bus)) {
         records.add(new InputRecord(message.key(), message.value(), message.headers(), message.timestamp(), handoff.shard(),
             Math.min(position++, span.end() - 1)));
+        if (writtenToo) {
+          handoff.carry(message);
+        }
       } else {
         handoff.carry(message);
       }

@@ -54,7 +54,7 @@ public final class PipelineParser {
   private static final Duration MAX_HISTORY_WINDOW = Duration.ofDays(400);
   private static final Set<String> AGGREGATION_KEYS = Set.of("name", "groupBy", "window", "allowedLateness", "retention", "measures");
   private static final Set<String> WINDOW_KEYS = Set.of("tumbling", "hopping", "every");
-  private static final Set<String> BUS_KEYS = Set.of("ingested", "enriched", "updates", "deadLetter");
+  private static final Set<String> BUS_KEYS = Set.of("ingested", "enriched", "updates", "deadLetter", "outputs");
 
   private final String source;
   private final List<String> problems = new ArrayList<>();
@@ -644,11 +644,29 @@ public final class PipelineParser {
 
   private Buses buses(Node node) {
     Map<String, Node> e = node == null ? Map.of() : mapping(node, "buses", BUS_KEYS);
-    return new Buses(
-        busRef(e.get("ingested"), "buses.ingested", "kafka:events.ingested"),
-        busRef(e.get("enriched"), "buses.enriched", "kafka:events.enriched"),
+    BusRef ingested = busRef(e.get("ingested"), "buses.ingested", "kafka:events.ingested");
+    BusRef enriched = busRef(e.get("enriched"), "buses.enriched", "kafka:events.enriched");
+    Set<BusRef> outputs = new LinkedHashSet<>();
+    if (e.get("outputs") != null) {
+      int i = 0;
+      for (Node item : sequence(e.get("outputs"), "buses.outputs")) {
+        String path = "buses.outputs[" + i++ + "]";
+        String name = scalar(item, path);
+        if ("ingested".equals(name)) {
+          outputs.add(ingested);
+        } else if ("enriched".equals(name)) {
+          outputs.add(enriched);
+        } else if (name != null) {
+          problem(item, path, "'" + name + "' is not a bus between stages; outputs lists ingested or enriched "
+              + "(updates and deadLetter are outputs always)");
+        }
+      }
+    }
+    outputs.remove(null);
+    return new Buses(ingested, enriched,
         busRef(e.get("updates"), "buses.updates", "kafka:aggregates.updates"),
-        busRef(e.get("deadLetter"), "buses.deadLetter", "kafka:events.dlq"));
+        busRef(e.get("deadLetter"), "buses.deadLetter", "kafka:events.dlq"),
+        outputs);
   }
 
   private List<BusRef> sources(Node node) {

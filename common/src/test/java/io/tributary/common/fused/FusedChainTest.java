@@ -35,8 +35,8 @@ class FusedChainTest {
         - {name: n, groupBy: [k], window: {tumbling: 1m}, measures: {count: count()}}
       """;
 
-  private final Pipeline pipeline = PipelineParser.parse(YAML, "chain.yaml");
-  private final Fusion fusion = Fusion.of(pipeline);
+  private Pipeline pipeline = PipelineParser.parse(YAML, "chain.yaml");
+  private Fusion fusion = Fusion.of(pipeline);
   private final List<InputBatch> reachedLast = new ArrayList<>();
   /** Per call of the last stage, what it answers; empty: no seek. */
   private final List<Map<Integer, Long>> lastAnswers = new ArrayList<>();
@@ -106,6 +106,22 @@ class FusedChainTest {
     InputBatch one = reachedLast.stream().filter(b -> b.shards().contains(1)).findFirst().orElseThrow();
     assertThat(one.end(1)).isEqualTo(41);
     assertThat(one.carried(1)).isEmpty();
+  }
+
+  @Test
+  void anInMemoryBusNamedAnOutputIsCarriedToTheLastStageWithItsTimestampBesidesBeingHandedOn() {
+    assertThat(fusion.writtenToo()).isEmpty();
+    pipeline = PipelineParser.parse(YAML + "buses: {outputs: [enriched]}\n", "chain.yaml");
+    fusion = Fusion.of(pipeline);
+    assertThat(fusion.writtenToo()).containsExactly(pipeline.buses().enriched());
+    wire();
+
+    head.process(read(0, record(0, 10, "a"), record(0, 11, "bad"), record(0, 12, "b")));
+
+    InputBatch last = reachedLast.get(0);
+    assertThat(last.records(0)).extracting(InputRecord::key).containsExactly("k10", "k12");
+    assertThat(last.carried(0)).extracting(m -> m.bus() + " " + m.key() + " " + m.timestamp())
+        .containsExactly("kafka:events.dlq k11 7", "kafka:events.enriched k10 7", "kafka:events.enriched k12 7");
   }
 
   @Test

@@ -158,6 +158,25 @@ class PipelineParserTest {
   }
 
   @Test
+  void busesBetweenStagesCanBeNamedOutputsAndNothingElseCan() {
+    Pipeline demo = PipelineParser.parse(Path.of(DEMO));
+    assertThat(demo.buses().outputs()).containsExactly(demo.buses().enriched());
+    assertThat(demo.buses().isOutput(demo.buses().enriched())).isTrue();
+    assertThat(demo.buses().isOutput(demo.buses().ingested())).isFalse();
+    assertThat(demo.buses().isOutput(demo.buses().updates())).as("updates are an output always").isTrue();
+
+    Pipeline none = PipelineParser.parse(valid(), "ok.yaml");
+    assertThat(none.buses().outputs()).isEmpty();
+
+    PipelineException e = org.junit.jupiter.api.Assertions.assertThrows(PipelineException.class,
+        () -> PipelineParser.parse(valid() + "buses:\n  outputs: [enriched, updates, nope]\n", "bad.yaml"));
+    assertThat(String.join("\n", e.problems()))
+        .contains("buses.outputs[1]: 'updates' is not a bus between stages")
+        .contains("buses.outputs[2]: 'nope' is not a bus between stages")
+        .doesNotContain("outputs[0]");
+  }
+
+  @Test
   void flagLookupAddsABooleanFieldUsableInGroupBy() {
     String yaml = valid().replace("action: drop", "action: flag").replace("groupBy: [card_id]", "groupBy: [blocked]");
     Pipeline p = PipelineParser.parse(yaml, "ok.yaml");
