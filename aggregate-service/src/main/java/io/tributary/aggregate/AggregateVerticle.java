@@ -4,6 +4,7 @@ import io.tributary.common.ServiceContext;
 import io.tributary.common.StageClients;
 import io.tributary.common.bus.BusMessage;
 import io.tributary.common.console.Console;
+import io.tributary.common.health.DependencyCheck;
 import io.tributary.common.http.ServiceHttpServer;
 import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.input.InputBus;
@@ -60,6 +61,18 @@ public final class AggregateVerticle extends VerticleBase {
           service.readiness().register(clients.topics().check());
           clients.topics().partitions(InputBuses.shardsTopic(service.fusion().shardsOf(input))).onSuccess(n -> partitions = n);
           Future<Void> storeReady = prepareStore(500);
+          service.readiness().register(new DependencyCheck() {
+            @Override
+            public String name() {
+              return "state store prepared";
+            }
+
+            @Override
+            public Future<Void> check() {
+              return storeReady.succeeded() ? Future.succeededFuture()
+                  : Future.failedFuture("the Redis function or SQL tables are not in place, or the store's shape not claimed, yet");
+            }
+          });
           OutboxCodec codec = new OutboxCodec(pipeline.aggregations(), pipeline.buses().deadLetter(), outputs);
           UpdateRecords updates = new UpdateRecords(pipeline, store, () -> partitions);
           relay = new OutboxRelay(vertx,

@@ -22,9 +22,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
@@ -58,6 +60,8 @@ class ExactlyOnceIT {
     final String store;
     final String storeUri;
     final String bus;
+    /** Whether the stack runs the proof's payments pipeline (whose truth {@link PaymentStream} knows), not a pipeline of its own. */
+    final boolean proofPipeline;
     private final Map<String, String> env;
     private final List<String> args;
 
@@ -91,6 +95,7 @@ class ExactlyOnceIT {
       this.store = store;
       this.storeUri = storeUri;
       this.bus = bus;
+      this.proofPipeline = yaml == null;
       Path pipeline = Files.createTempFile(name, ".yaml");
       Files.writeString(pipeline, yaml != null ? yaml : pipelineYaml(name, store, bus, mode == Mode.FUSED_FROM_SOURCE));
       Path logs = Path.of("target", "proof-logs");
@@ -190,7 +195,7 @@ class ExactlyOnceIT {
     PaymentStream stream = new PaymentStream(11, EVENTS, PARTITIONS, 500);
     try (Stack stack = new Stack(devstack, "proof_plain", store, storeUri(devstack, store), 1, bus)) {
       send(stack, stream, batch -> { });
-      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+      verify(devstack, stack, stack.aggregates.get(0), stream);
     }
   }
 
@@ -213,7 +218,7 @@ class ExactlyOnceIT {
         }
       });
       assertThat(aggregate.starts()).isEqualTo(4);
-      verify(devstack, stack.name, aggregate, stream);
+      verify(devstack, stack, aggregate, stream);
     }
   }
 
@@ -228,7 +233,7 @@ class ExactlyOnceIT {
           stack.aggregates.get(1).kill();
         }
       });
-      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+      verify(devstack, stack, stack.aggregates.get(0), stream);
     }
   }
 
@@ -338,7 +343,7 @@ class ExactlyOnceIT {
     PaymentStream stream = new PaymentStream(21, EVENTS, PARTITIONS, 500);
     try (Stack stack = new Stack(devstack, "proof_fused", store, storeUri(devstack, store), mode, 1)) {
       send(stack, stream, batch -> { });
-      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+      verify(devstack, stack, stack.aggregates.get(0), stream);
     }
   }
 
@@ -357,7 +362,7 @@ class ExactlyOnceIT {
         }
       });
       assertThat(fused.starts()).isEqualTo(4);
-      verify(devstack, stack.name, fused, stream);
+      verify(devstack, stack, fused, stream);
     }
   }
 
@@ -371,7 +376,7 @@ class ExactlyOnceIT {
           stack.aggregates.get(1).kill();
         }
       });
-      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+      verify(devstack, stack, stack.aggregates.get(0), stream);
     }
   }
 
@@ -390,7 +395,7 @@ class ExactlyOnceIT {
           redis.start();
         }
       });
-      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+      verify(devstack, stack, stack.aggregates.get(0), stream);
     }
   }
 
@@ -418,7 +423,7 @@ class ExactlyOnceIT {
           redis.start();
         }
       });
-      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+      verify(devstack, stack, stack.aggregates.get(0), stream);
     }
   }
 
@@ -436,7 +441,7 @@ class ExactlyOnceIT {
           sql.start();
         }
       });
-      verify(devstack, stack.name, stack.aggregates.get(0), stream);
+      verify(devstack, stack, stack.aggregates.get(0), stream);
     }
   }
 
@@ -564,7 +569,8 @@ class ExactlyOnceIT {
     assertThat(accepted).isEqualTo(stream.valid + stream.retries);
   }
 
-  private void verify(DevStack devstack, String name, ServiceProcess aggregate, PaymentStream stream) throws Exception {
+  private void verify(DevStack devstack, Stack stack, ServiceProcess aggregate, PaymentStream stream) throws Exception {
+    String name = stack.name;
     long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
     Map<String, JsonObject> answers = new HashMap<>();
     List<String> differences = differences(aggregate, stream, answers);
@@ -578,6 +584,36 @@ class ExactlyOnceIT {
     assertThat(stream.lateIds).isNotEmpty();
     verifyDeadLetters(devstack, name, stream);
     verifyUpdates(devstack, name, answers);
+    if (stack.proofPipeline && stack.bus.equals("kafka")) {
+      verifyEnriched(devstack, name, stream);
+    }
+  }
+
+  /**
+   * The enriched topic, an output of the proof's pipeline (three services write it between the stages,
+   * a fused process as an output): one record per accepted copy of each event that no look-up dropped,
+   * whatever was killed, each with its merchant looked up when the merchant is known.
+   */
+  private static void verifyEnriched(DevStack devstack, String name, PaymentStream stream) {
+    int expected = stream.enrichedCopies.values().stream().mapToInt(Integer::intValue).sum();
+    List<TopicProbe.Message> enriched = TopicProbe.readToEnd(devstack.kafkaBootstrapServers(), name + ".enriched",
+        Duration.ofSeconds(90), list -> list.size() >= expected);
+    Map<String, Integer> copies = new HashMap<>();
+    List<String> unenriched = new ArrayList<>();
+    for (TopicProbe.Message m : enriched) {
+      JsonObject event = new JsonObject(m.value());
+      copies.merge(event.getString("txn_id"), 1, Integer::sum);
+      if (!event.getString("merchant_id").startsWith("MX") && (event.getJsonObject("merchant") == null) && unenriched.size() < 10) {
+        unenriched.add(m.value());
+      }
+    }
+    List<String> miscounted = new ArrayList<>();
+    Set<String> ids = new HashSet<>(copies.keySet());
+    ids.addAll(stream.enrichedCopies.keySet());
+    ids.stream().sorted().filter(id -> !Objects.equals(copies.get(id), stream.enrichedCopies.get(id))).limit(20)
+        .forEach(id -> miscounted.add(id + " " + copies.getOrDefault(id, 0) + "/" + stream.enrichedCopies.getOrDefault(id, 0)));
+    assertThat(miscounted).as("enriched records per event id, read/expected, of %s read", enriched.size()).isEmpty();
+    assertThat(unenriched).as("enriched records of a known merchant without its look-up").isEmpty();
   }
 
   /** Exactly one dead letter per rejected event and stage: every invalid event from ingest, every late one from aggregate. */
@@ -758,6 +794,7 @@ class ExactlyOnceIT {
           enriched: %3$s:%1$s.enriched
           updates: kafka:%1$s.updates
           deadLetter: kafka:%1$s.dlq
+          outputs: [enriched]
         """.formatted(name, store, bus);
   }
 

@@ -38,6 +38,8 @@ final class PaymentStream {
   final Map<String, Map<String, TreeMap<Long, Expected>>> truth = new HashMap<>();
   final Set<String> lateIds = new HashSet<>();
   final Set<String> invalidIds = new HashSet<>();
+  /** Per event id, how many enriched records its accepted copies make: one per copy sent, none for a blocked card. */
+  final Map<String, Integer> enrichedCopies = new HashMap<>();
   final List<String> batches = new ArrayList<>();
   int valid;
   int invalid;
@@ -72,6 +74,7 @@ final class PaymentStream {
       if (roll < 0.02 && !sent.isEmpty()) {
         Payment again = sent.get(Math.max(0, sent.size() - 1 - random.nextInt(Math.min(sent.size(), 2000))));
         lines.add(again.line());
+        enriched(again);
         apply(again, partitions, streamTime, applied);
         retries++;
       } else if (roll < 0.03) {
@@ -99,6 +102,7 @@ final class PaymentStream {
         Payment p = new Payment(id, card, merchant, amount, time, line);
         sent.add(p);
         lines.add(line);
+        enriched(p);
         apply(p, partitions, streamTime, applied);
         valid++;
       }
@@ -109,6 +113,12 @@ final class PaymentStream {
     }
     if (!lines.isEmpty()) {
       batches.add(String.join("\n", lines));
+    }
+  }
+
+  private void enriched(Payment p) {
+    if (!blocked(p.card())) {
+      enrichedCopies.merge(p.id(), 1, Integer::sum);
     }
   }
 

@@ -160,6 +160,11 @@ public final class ServiceProcess implements AutoCloseable {
     }
   }
 
+  /** The exit code of the JVM, which must have exited. */
+  public synchronized int exitValue() {
+    return owner != null ? owner.exitValue() : process.exitValue();
+  }
+
   /** Whether the JVM still runs. */
   public synchronized boolean isAlive() {
     return owner != null ? owner.isAlive() : process != null && process.isAlive();
