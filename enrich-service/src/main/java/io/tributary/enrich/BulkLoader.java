@@ -107,11 +107,11 @@ final class BulkLoader {
     CsvRecords.Row row;
     try {
       row = csvRecords.line(buffer);
-    } catch (CsvRecords.Malformed e) {
-      reject(e.line(), e.getMessage());
-      return;
     } catch (CsvRecords.TooLong e) {
       done.tryFail(new IllegalArgumentException("line " + e.line() + ": " + e.getMessage()));
+      return;
+    } catch (CsvRecords.Malformed e) {
+      reject(e.line(), e.getMessage());
       return;
     }
     if (row != null) {

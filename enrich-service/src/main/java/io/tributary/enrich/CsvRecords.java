@@ -29,8 +29,8 @@ final class CsvRecords {
   record Row(long line, List<String> cells) {
   }
 
-  /** A record that cannot be read; the records after it can. */
-  static final class Malformed extends Exception {
+  /** A record that cannot be read; the records after it can (unless it is {@link TooLong}). */
+  static class Malformed extends Exception {
     private final long line;
 
     Malformed(long line, String message) {
@@ -44,16 +44,9 @@ final class CsvRecords {
   }
 
   /** A record over the size bound, most often a quoted field never closed: the rest of the body cannot be trusted. */
-  static final class TooLong extends Exception {
-    private final long line;
-
+  static final class TooLong extends Malformed {
     TooLong(long line, String message) {
-      super(message);
-      this.line = line;
-    }
-
-    long line() {
-      return line;
+      super(line, message);
     }
   }
 
@@ -85,7 +78,7 @@ final class CsvRecords {
    * Takes the next line, without its "\n"; returns the record it completes, or null when the line is blank outside a
    * record or leaves a quoted field open.
    */
-  Row line(Buffer bytes) throws Malformed, TooLong {
+  Row line(Buffer bytes) throws Malformed {
     line++;
     String text = bytes.toString(StandardCharsets.UTF_8);
     if (!open) {

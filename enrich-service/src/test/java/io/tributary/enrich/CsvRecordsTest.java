@@ -35,10 +35,10 @@ class CsvRecordsTest {
         if (row != null) {
           reading.rows.add(row);
         }
-      } catch (CsvRecords.Malformed e) {
-        reading.errors.add("line " + e.line() + ": " + e.getMessage());
       } catch (CsvRecords.TooLong e) {
         reading.stop = e;
+      } catch (CsvRecords.Malformed e) {
+        reading.errors.add("line " + e.line() + ": " + e.getMessage());
       }
     });
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
