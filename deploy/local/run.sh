@@ -182,6 +182,17 @@ if [ "$MODE" = reset ]; then
   exit 0
 fi
 
+# One shape at a time: the other shape's processes hold the ports (whose answers would pass for this
+# shape's readiness) and the pipeline's state.
+if [ "$DEPLOY_MODE" = fused ]; then other=(ingest enrich aggregate); else other=(fused); fi
+for name in "${other[@]}"; do
+  if pid_alive "$STATE/$PREFIX$name.pid"; then
+    echo "the stack already runs $PREFIX$name (the other shape): stop it first with $0 stop" \
+      "(and $0 reset before starting the pipeline in another shape)" >&2
+    exit 1
+  fi
+done
+
 if [ "$DEPLOY_MODE" = fused ]; then
   if pid_alive "$STATE/${PREFIX}fused.pid"; then echo "${PREFIX}fused: already running"; else start_fused "${PREFIX}fused" "$PORT_BASE"; fi
   for entry in "${SERVICES[@]}"; do
