@@ -6,9 +6,9 @@ import io.tributary.common.bus.BusMessage;
 import io.tributary.common.console.Console;
 import io.tributary.common.health.DependencyCheck;
 import io.tributary.common.http.ServiceHttpServer;
-import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.input.InputBus;
 import io.tributary.common.input.InputBuses;
+import io.tributary.common.launch.ServiceLauncher;
 import io.tributary.common.pipeline.BusRef;
 import io.tributary.common.pipeline.Pipeline;
 import io.tributary.common.state.StateStore;
@@ -133,9 +133,9 @@ public final class AggregateVerticle extends VerticleBase {
     });
   }
 
-  static String shapeConflict(String pipeline, String recorded, String wanted) {
+  private static String shapeConflict(String pipeline, String recorded, String wanted) {
     return "pipeline '" + pipeline + "' keeps its state " + describe(recorded) + " (recorded in its store), and this process runs it "
-        + describe(wanted) + ": the two store positions of different logs, so their state must not mix. Run it " + describe(recorded)
+        + describe(wanted) + ": the two shapes store positions of different logs, so their state must not mix. Run it " + describe(recorded)
         + " again, give the pipeline a new name, or remove its state first: on the local stack `deploy/local/run.sh reset`, "
         + "elsewhere the reset tool (docs/operations.md, \"Starting over\")";
   }

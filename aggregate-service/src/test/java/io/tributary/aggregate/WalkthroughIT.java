@@ -72,6 +72,11 @@ class WalkthroughIT {
         "TRIBUTARY_SHUTDOWN_GRACE_SECONDS", "5");
 
     List<ServiceProcess> services = startServices();
+    // Ready means able to work at once: the transactional producer started, the store prepared and its shape claimed.
+    JsonObject ingestReady = new JsonObject(get(services.get(0), "/health/ready").substring(4));
+    assertThat(ingestReady.getJsonObject("checks").getJsonObject("kafka producer").getString("status")).isEqualTo("UP");
+    JsonObject aggregateReady = new JsonObject(get(services.get(2), "/health/ready").substring(4));
+    assertThat(aggregateReady.getJsonObject("checks").getJsonObject("state store prepared").getString("status")).isEqualTo("UP");
     Printed asServices = walkthrough(services.get(0), services.get(1), services.get(2));
     services.forEach(ServiceProcess::close);
 

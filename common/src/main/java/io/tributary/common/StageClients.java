@@ -42,14 +42,14 @@ public final class StageClients {
   /**
    * Creates the clients; the Kafka topics among {@code inputs} and {@code outputs} are made to exist.
    * A bus a fused process keeps in memory needs neither, unless the pipeline names it an output: the
-   * last stage writes it then. A stage in the middle of a fused chain hands
-   * all it makes to the next stage and publishes nothing itself; the last stage commits the chain's
-   * source positions to the source's group.
+   * last stage writes it then. A stage in the middle of a fused chain hands all it makes to the next
+   * stage and publishes nothing itself; the last stage commits the chain's source positions to the
+   * source's group.
    */
   public static Future<StageClients> start(Vertx vertx, ServiceContext service, List<BusRef> inputs, List<BusRef> outputs) {
     Fusion fusion = service.fusion();
     List<BusRef> read = inputs;
-    // The bus a stage reads is never the one it hands on to, even when it writes that bus too (the last stage, for an output kept in memory).
+    // A stage never hands on to the bus it reads, though the last stage may write that bus (an output kept in memory).
     InProcessBus next = fusion.output(outputs.stream().filter(b -> !read.contains(b)).toList());
     boolean middle = inputs.stream().anyMatch(fusion::inMemory) && next != null;
     // A stage reading the chain reads its source, in effect: the topic whose partitions are its shards.
@@ -64,8 +64,10 @@ public final class StageClients {
         .distinct().toList();
     boolean kafkaInput = !middle && !inputTopics.isEmpty();
     return OutputBuses.create(vertx, service.config(), service.instanceId(), service.transactionalId(), kafkaInput, outputs, streams, next)
-        .onSuccess(buses -> buses.registerMetrics(service.registry(), service.stage(), service.pipeline().name(),
-            service.metrics().kafkaClients()))
+        .onSuccess(buses -> {
+          buses.registerMetrics(service.registry(), service.stage(), service.pipeline().name(), service.metrics().kafkaClients());
+          buses.checks().forEach(service.readiness()::register);
+        })
         .compose(buses -> vertx.executeBlocking(() -> Admin.create(new HashMap<>(
                 KafkaSettings.admin(service.config(), service.instanceId() + "-admin"))))
             .map(admin -> new StageClients(vertx, buses, admin, service.metrics().kafkaClients().bind(admin),

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.tributary.common.config.ServiceConfig;
 import io.tributary.common.fused.Handoff;
 import io.tributary.common.fused.InProcessBus;
+import io.tributary.common.health.DependencyCheck;
 import io.tributary.common.input.InputCommit;
 import io.tributary.common.kafka.KafkaClientMeters;
 import io.tributary.common.kafka.KafkaSettings;
@@ -58,6 +59,28 @@ public final class OutputBuses implements BusPublisher {
       ready = out.rabbit.start().recover(e -> Future.succeededFuture());
     }
     return ready.map(v -> out);
+  }
+
+  /**
+   * What must hold before the stage takes traffic: its transactional producer started (a fresh
+   * broker takes seconds to make its transaction log, and requests would meanwhile wait or get 503).
+   */
+  public List<DependencyCheck> checks() {
+    if (kafka == null) {
+      return List.of();
+    }
+    TransactionalPublisher producer = kafka;
+    return List.of(new DependencyCheck() {
+      @Override
+      public String name() {
+        return "kafka producer";
+      }
+
+      @Override
+      public Future<Void> check() {
+        return producer.ready() ? Future.succeededFuture() : Future.failedFuture("the transactional producer is not started yet");
+      }
+    });
   }
 
   /** Counters of the Kafka transactions: how many committed and failed, and the records they carried. */

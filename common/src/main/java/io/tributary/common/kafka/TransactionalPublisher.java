@@ -68,6 +68,8 @@ public final class TransactionalPublisher implements BusPublisher {
   private final AtomicLong failed = new AtomicLong();
   private final AtomicLong records = new AtomicLong();
   private KafkaProducer<String, byte[]> producer;
+  /** Whether the producer has its transactional id (read by the readiness check on the event loop). */
+  private volatile boolean producerReady;
   private volatile KafkaClientMeters meters = KafkaClientMeters.NONE;
   private KafkaClientMeters.Binding producerMeters = () -> { };
   private long failedInitAt;
@@ -138,6 +140,7 @@ public final class TransactionalPublisher implements BusPublisher {
       while (!closing || !queue.isEmpty()) {
         Unit first = queue.poll(100, TimeUnit.MILLISECONDS);
         if (first == null) {
+          startWhileIdle();
           continue;
         }
         List<Unit> units = new ArrayList<>();
@@ -163,6 +166,29 @@ public final class TransactionalPublisher implements BusPublisher {
       closeProducer(Duration.ofSeconds(10));
       stopped.tryComplete();
     }
+  }
+
+  /**
+   * Starts the producer before the first batch needs it: initTransactions() takes seconds on a broker
+   * that makes its transaction log first, and fences the previous owner of the transactional id
+   * (aborting what it left open) at once rather than at this instance's first batch. A failure is
+   * retried at the next idle moment, a second later at the earliest; a batch that comes meanwhile
+   * tries again itself.
+   */
+  private void startWhileIdle() {
+    if (producer != null || closing || System.currentTimeMillis() - failedInitAt < 1000) {
+      return;
+    }
+    try {
+      ensureProducer();
+    } catch (KafkaException e) {
+      LOG.debug("{}: the transactional producer cannot start yet: {}", name, e.getMessage());
+    }
+  }
+
+  /** Whether the producer runs with its transactional id, so a batch is written without first waiting for it. */
+  public boolean ready() {
+    return producerReady;
   }
 
   private boolean refused(Unit unit) {
@@ -291,6 +317,7 @@ public final class TransactionalPublisher implements BusPublisher {
       throw e instanceof KafkaException k ? k : new KafkaException(e);
     }
     producer = created;
+    producerReady = true;
     producerMeters = meters.bind(created);
     LOG.info("{}: transactional producer {} ready", name, config.get("transactional.id"));
   }
@@ -303,6 +330,7 @@ public final class TransactionalPublisher implements BusPublisher {
         LOG.debug("{}: closing the producer: {}", name, e.getMessage());
       }
       producer = null;
+      producerReady = false;
       producerMeters.close();
     }
   }
