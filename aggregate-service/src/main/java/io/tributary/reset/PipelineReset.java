@@ -21,6 +21,7 @@ import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -62,7 +63,7 @@ final class PipelineReset {
     kafka();
     Vertx vertx = Vertx.vertx();
     try {
-      if (rabbitMqBuses().size() > 0) {
+      if (!rabbitMqBuses().isEmpty()) {
         rabbitMq(vertx);
       }
       redis(vertx);
@@ -73,7 +74,7 @@ final class PipelineReset {
   }
 
   /** The pipeline's own Kafka topics: its buses on Kafka, and the position topics of its buses on RabbitMQ streams. */
-  List<String> topics() {
+  private List<String> topics() {
     Set<String> topics = new LinkedHashSet<>();
     for (BusRef bus : buses()) {
       topics.add(bus.isKafka() ? bus.target() : SuperStream.positionsTopic(bus));
@@ -91,7 +92,7 @@ final class PipelineReset {
   }
 
   private void kafka() throws InterruptedException, ExecutionException, TimeoutException {
-    Map<String, Object> settings = new java.util.HashMap<>(KafkaSettings.admin(config, "tributary-reset-" + pipeline.name()));
+    Map<String, Object> settings = new HashMap<>(KafkaSettings.admin(config, "tributary-reset-" + pipeline.name()));
     try (Admin admin = Admin.create(settings)) {
       Set<String> existing = admin.listTopics().names().get(STEP.toSeconds(), TimeUnit.SECONDS);
       List<String> doomed = topics().stream().filter(existing::contains).toList();
