@@ -61,18 +61,8 @@ public final class AggregateVerticle extends VerticleBase {
           service.readiness().register(clients.topics().check());
           clients.topics().partitions(InputBuses.shardsTopic(service.fusion().shardsOf(input))).onSuccess(n -> partitions = n);
           Future<Void> storeReady = prepareStore(500);
-          service.readiness().register(new DependencyCheck() {
-            @Override
-            public String name() {
-              return "state store prepared";
-            }
-
-            @Override
-            public Future<Void> check() {
-              return storeReady.succeeded() ? Future.succeededFuture()
-                  : Future.failedFuture("the Redis function or SQL tables are not in place, or the store's shape not claimed, yet");
-            }
-          });
+          service.readiness().register(DependencyCheck.of("state store prepared", storeReady::succeeded,
+              "the Redis function or SQL tables are not in place, or the store's shape not claimed, yet"));
           OutboxCodec codec = new OutboxCodec(pipeline.aggregations(), pipeline.buses().deadLetter(), outputs);
           UpdateRecords updates = new UpdateRecords(pipeline, store, () -> partitions);
           relay = new OutboxRelay(vertx,

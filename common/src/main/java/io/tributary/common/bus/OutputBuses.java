@@ -70,17 +70,7 @@ public final class OutputBuses implements BusPublisher {
       return List.of();
     }
     TransactionalPublisher producer = kafka;
-    return List.of(new DependencyCheck() {
-      @Override
-      public String name() {
-        return "kafka producer";
-      }
-
-      @Override
-      public Future<Void> check() {
-        return producer.ready() ? Future.succeededFuture() : Future.failedFuture("the transactional producer is not started yet");
-      }
-    });
+    return List.of(DependencyCheck.of("kafka producer", producer::ready, "the transactional producer is not started yet"));
   }
 
   /** Counters of the Kafka transactions: how many committed and failed, and the records they carried. */
